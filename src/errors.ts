@@ -1,0 +1,82 @@
+// Typed errors: each carries the message a person reads, a stable code for --json
+// readers, the process exit code (SPEC section 7) and, where there is one, what to do.
+
+export const ExitCode = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  unhealthy: 3,
+} as const
+
+export type ErrorExitCode = 1 | 2
+
+export class QmError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: ErrorExitCode,
+    readonly code: string,
+    readonly hint?: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options)
+    this.name = new.target.name
+  }
+
+  toJSON(): {code: string; exitCode: number; message: string; hint?: string} {
+    return {code: this.code, exitCode: this.exitCode, message: this.message, ...(this.hint ? {hint: this.hint} : {})}
+  }
+}
+
+/** The manifest is missing, unreadable or invalid; always exit 2. */
+export class ManifestError extends QmError {
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super(message, 2, 'MANIFEST', hint, options)
+  }
+}
+
+/** The command line asks for something that cannot be (bad name, port outside the range). */
+export class UsageError extends QmError {
+  constructor(message: string, hint?: string) {
+    super(message, 2, 'USAGE', hint)
+  }
+}
+
+export class RegistryError extends QmError {
+  constructor(message: string, code = 'REGISTRY', hint?: string, options?: ErrorOptions) {
+    super(message, 1, code, hint, options)
+  }
+}
+
+export class NoFreePortError extends RegistryError {
+  constructor(range: readonly [number, number], host: string) {
+    super(
+      `no free port in ${range[0]}-${range[1]} on host ${host}`,
+      'NO_FREE_PORT',
+      'unregister a service you no longer run (qm unregister NAME) or widen port_range in the manifest',
+    )
+  }
+}
+
+export class PortTakenError extends RegistryError {
+  constructor(message: string, hint?: string) {
+    super(message, 'PORT_TAKEN', hint)
+  }
+}
+
+export class NameTakenError extends RegistryError {
+  constructor(message: string, hint?: string) {
+    super(message, 'NAME_TAKEN', hint)
+  }
+}
+
+export class NotRegisteredError extends RegistryError {
+  constructor(name: string, host: string) {
+    super(`${name} is not registered on host ${host}`, 'NOT_REGISTERED', 'qm endpoints lists what is registered')
+  }
+}
+
+/** Rebuilds an error that crossed a process boundary (control socket, child CLI) as JSON. */
+export function qmErrorFromJSON(value: {code: string; exitCode: number; message: string; hint?: string}): QmError {
+  const exitCode: ErrorExitCode = value.exitCode === 2 ? 2 : 1
+  return new QmError(value.message, exitCode, value.code, value.hint)
+}

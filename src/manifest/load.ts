@@ -1,0 +1,29 @@
+// find → parse → interpolate → validate → resolve, as named passes. Reading is all it
+// does: an invalid manifest leaves every file as it was.
+import {readFileSync} from 'node:fs'
+import {ManifestError} from '../errors.js'
+import {findManifest, type FindManifestOptions} from './find.js'
+import {interpolate} from './interpolate.js'
+import {resolveManifest, type RawManifest} from './resolve.js'
+import {ManifestSource} from './source.js'
+import type {Manifest} from './types.js'
+import {validateAgainstSchema} from './validate.js'
+
+export async function loadManifest(options: FindManifestOptions): Promise<Manifest> {
+  const file = findManifest(options)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (error) {
+    throw new ManifestError(`cannot read manifest ${file}: ${(error as Error).message}`, undefined, {cause: error})
+  }
+  return parseManifestText(file, text, options)
+}
+
+export async function parseManifestText(file: string, text: string, {env, cwd}: Pick<FindManifestOptions, 'env' | 'cwd'>): Promise<Manifest> {
+  const source = ManifestSource.parse(file, text, cwd)
+  interpolate(source, env)
+  const raw: unknown = source.doc.toJS()
+  await validateAgainstSchema(source, raw)
+  return resolveManifest(source, raw as RawManifest)
+}

@@ -1,0 +1,194 @@
+// The checks a schema cannot express (ports against port_range, depends_on naming
+// real services, no cycles), then defaults merged into each service with durations
+// in milliseconds and paths made absolute.
+import {isAbsolute, join, resolve} from 'node:path'
+import type {FieldPath, ManifestSource} from './source.js'
+import type {BackoffSettings, CertPaths, HealthSettings, LogSettings, Manifest, ServiceSpec} from './types.js'
+import {durationMs, sizeBytes} from './units.js'
+
+export const DEFAULT_PORT_RANGE: [number, number] = [50051, 50090]
+export const DEFAULT_VERSION_KEYS = ['x-service-version', 'service-version', 'version']
+export const STATE_DIR_NAME = '.qm'
+
+interface RawHealth {type?: HealthSettings['type']; interval?: string; timeout?: string; start_timeout?: string; failure_threshold?: number; server_name?: string; version_key?: string}
+interface RawBackoff {initial?: string; max?: string; factor?: number; reset_after?: string; max_failures?: number}
+interface RawLogs {max_size?: string; keep?: number}
+interface RawSettings {
+  certs?: string
+  max_workers?: number
+  log_level?: ServiceSpec['logLevel']
+  restart?: ServiceSpec['restart']
+  stop_timeout?: string
+  cwd?: string
+  env?: Record<string, string | number | boolean>
+  health?: RawHealth
+  backoff?: RawBackoff
+  logs?: RawLogs
+}
+interface RawService extends RawSettings {
+  command: string[]
+  port?: number | string
+  expected_version?: string
+  depends_on?: string[]
+  instances?: number
+}
+export interface RawManifest {
+  version: 1
+  registry?: {path?: string; table?: string; host?: string}
+  port_range?: [number, number]
+  defaults?: RawSettings
+  services: Record<string, RawService>
+}
+
+export function resolveManifest(source: ManifestSource, raw: RawManifest): Manifest {
+  const dir = resolve(source.file, '..')
+  const portRange = raw.port_range ?? DEFAULT_PORT_RANGE
+  if (portRange[0] > portRange[1]) {
+    throw source.error(['port_range'], `must be [first, last] with first <= last, got [${portRange[0]}, ${portRange[1]}]`)
+  }
+  checkPorts(source, raw, portRange)
+  checkDependencies(source, raw)
+
+  const defaults = raw.defaults ?? {}
+  const services = Object.entries(raw.services).map(([name, service]) => resolveService(dir, name, defaults, service))
+  const stateDir = join(dir, STATE_DIR_NAME)
+  return {
+    file: source.file,
+    dir,
+    stateDir,
+    registry: {
+      kind: 'sqlite',
+      path: resolve(dir, raw.registry?.path ?? join(STATE_DIR_NAME, 'registry.sqlite3')),
+      table: raw.registry?.table ?? 'core_serviceendpoint',
+      host: raw.registry?.host ?? 'localhost',
+    },
+    portRange: [portRange[0], portRange[1]],
+    services,
+  }
+}
+
+function checkPorts(source: ManifestSource, raw: RawManifest, [first, last]: readonly [number, number]): void {
+  const owners = new Map<number, string>()
+  for (const [name, service] of Object.entries(raw.services)) {
+    const path: FieldPath = ['services', name, 'port']
+    const port = service.port
+    if (port === undefined || port === 'auto') continue
+    if (typeof port === 'string') throw source.error(path, `must be auto or a port number in ${first}–${last}, got ${JSON.stringify(port)}`)
+    if (!Number.isInteger(port) || port < first || port > last) {
+      throw source.error(path, `must be in ${first}–${last}, got ${port}`, 'use "port: auto" or change port_range')
+    }
+    if ((service.instances ?? 1) > 1) {
+      throw source.error(path, `a fixed port serves one process, but instances is ${service.instances}`, 'use "port: auto" so each instance gets its own port')
+    }
+    const owner = owners.get(port)
+    if (owner) throw source.error(path, `port ${port} is already given to ${owner}`, 'give each service its own port, or use "port: auto"')
+    owners.set(port, name)
+  }
+}
+
+function checkDependencies(source: ManifestSource, raw: RawManifest): void {
+  const names = new Set(Object.keys(raw.services))
+  for (const [name, service] of Object.entries(raw.services)) {
+    for (const [index, dependency] of (service.depends_on ?? []).entries()) {
+      const path: FieldPath = ['services', name, 'depends_on', index]
+      if (dependency === name) throw source.error(path, `${name} cannot depend on itself`)
+      if (!names.has(dependency)) {
+        throw source.error(path, `unknown service "${dependency}"`, `services defined here: ${[...names].join(', ')}`)
+      }
+    }
+  }
+  const cycle = findCycle(raw.services)
+  if (cycle) {
+    throw source.error(['services', cycle[0]!, 'depends_on'], `dependency cycle: ${cycle.join(' → ')}`, 'remove one of these depends_on entries')
+  }
+}
+
+function findCycle(services: Record<string, RawService>): string[] | undefined {
+  const state = new Map<string, 'visiting' | 'done'>()
+  const stack: string[] = []
+  const visit = (name: string): string[] | undefined => {
+    if (state.get(name) === 'done') return undefined
+    if (state.get(name) === 'visiting') return [...stack.slice(stack.indexOf(name)), name]
+    state.set(name, 'visiting')
+    stack.push(name)
+    for (const dependency of services[name]?.depends_on ?? []) {
+      const cycle = visit(dependency)
+      if (cycle) return cycle
+    }
+    stack.pop()
+    state.set(name, 'done')
+    return undefined
+  }
+  for (const name of Object.keys(services)) {
+    const cycle = visit(name)
+    if (cycle) return cycle
+  }
+  return undefined
+}
+
+function resolveService(dir: string, name: string, defaults: RawSettings, service: RawService): ServiceSpec {
+  const pick = <K extends keyof RawSettings>(key: K): RawSettings[K] => service[key] ?? defaults[key]
+  const health: RawHealth = {...defaults.health, ...service.health}
+  const backoff: RawBackoff = {...defaults.backoff, ...service.backoff}
+  const logs: RawLogs = {...defaults.logs, ...service.logs}
+  const env = Object.fromEntries(
+    Object.entries({...defaults.env, ...service.env}).map(([key, value]) => [key, String(value)]),
+  )
+  const spec: ServiceSpec = {
+    name,
+    command: service.command,
+    port: typeof service.port === 'number' ? service.port : 'auto',
+    cwd: resolve(dir, pick('cwd') ?? '.'),
+    env,
+    certs: certPaths(resolve(dir, pick('certs') ?? './certs')),
+    maxWorkers: pick('max_workers') ?? 10,
+    logLevel: pick('log_level') ?? 'INFO',
+    restart: pick('restart') ?? 'always',
+    stopTimeoutMs: durationMs(pick('stop_timeout') ?? '10s'),
+    health: resolveHealth(health),
+    backoff: resolveBackoff(backoff),
+    logs: resolveLogs(logs),
+    dependsOn: service.depends_on ?? [],
+    instances: service.instances ?? 1,
+  }
+  if (service.expected_version !== undefined) spec.expectedVersion = service.expected_version
+  return spec
+}
+
+function resolveHealth(raw: RawHealth): HealthSettings {
+  return {
+    type: raw.type ?? 'auto',
+    intervalMs: durationMs(raw.interval ?? '10s'),
+    timeoutMs: durationMs(raw.timeout ?? '2s'),
+    startTimeoutMs: durationMs(raw.start_timeout ?? '30s'),
+    failureThreshold: raw.failure_threshold ?? 3,
+    serverName: raw.server_name ?? 'localhost',
+    versionKeys: raw.version_key ? [raw.version_key] : DEFAULT_VERSION_KEYS,
+  }
+}
+
+function resolveBackoff(raw: RawBackoff): BackoffSettings {
+  return {
+    initialMs: durationMs(raw.initial ?? '500ms'),
+    maxMs: durationMs(raw.max ?? '30s'),
+    factor: raw.factor ?? 2,
+    resetAfterMs: durationMs(raw.reset_after ?? '60s'),
+    maxFailures: raw.max_failures ?? 10,
+  }
+}
+
+function resolveLogs(raw: RawLogs): LogSettings {
+  return {maxBytes: sizeBytes(raw.max_size ?? '10MB'), keep: raw.keep ?? 3}
+}
+
+export function certPaths(dir: string): CertPaths {
+  const at = (file: string) => (isAbsolute(file) ? file : join(dir, file))
+  return {
+    dir,
+    ca: at('ca.crt'),
+    serverCert: at('server.crt'),
+    serverKey: at('server.key'),
+    clientCert: at('client.crt'),
+    clientKey: at('client.key'),
+  }
+}

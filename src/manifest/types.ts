@@ -1,0 +1,79 @@
+// The manifest as the rest of qm sees it: every default applied, every duration in
+// milliseconds, every path absolute. Nothing outside src/manifest reads raw YAML.
+
+export type RestartPolicy = 'always' | 'on-failure' | 'never'
+export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'
+export type ProbeType = 'auto' | 'grpc' | 'call' | 'tcp'
+
+export interface HealthSettings {
+  type: ProbeType
+  intervalMs: number
+  timeoutMs: number
+  startTimeoutMs: number
+  failureThreshold: number
+  /** TLS name the service certificate must carry. */
+  serverName: string
+  /** Metadata keys read for the version, first present wins. */
+  versionKeys: string[]
+}
+
+export interface BackoffSettings {
+  initialMs: number
+  maxMs: number
+  factor: number
+  resetAfterMs: number
+  maxFailures: number
+}
+
+export interface LogSettings {
+  maxBytes: number
+  keep: number
+}
+
+export interface CertPaths {
+  dir: string
+  ca: string
+  serverCert: string
+  serverKey: string
+  clientCert: string
+  clientKey: string
+}
+
+export interface ServiceSpec {
+  name: string
+  command: string[]
+  port: number | 'auto'
+  cwd: string
+  env: Record<string, string>
+  certs: CertPaths
+  maxWorkers: number
+  logLevel: LogLevel
+  restart: RestartPolicy
+  stopTimeoutMs: number
+  health: HealthSettings
+  backoff: BackoffSettings
+  logs: LogSettings
+  expectedVersion?: string
+  dependsOn: string[]
+  instances: number
+}
+
+export interface RegistrySettings {
+  kind: 'sqlite'
+  path: string
+  table: string
+  host: string
+}
+
+export interface Manifest {
+  /** Absolute path of the manifest file. */
+  file: string
+  /** The folder holding it; relative paths in it are resolved against this. */
+  dir: string
+  /** qm's own state beside the manifest: registry, logs, daemon socket. */
+  stateDir: string
+  registry: RegistrySettings
+  portRange: [number, number]
+  /** In manifest order. */
+  services: ServiceSpec[]
+}

@@ -1,0 +1,209 @@
+// The kernel's TCP socket table as /proc/net/tcp and /proc/net/tcp6 show it: which ports
+// have a listener, and what state every socket is in. Synchronous and dependency-free, so
+// that the registry's port allocation and the health probe's dial guard can both ask it.
+import {readFileSync} from 'node:fs'
+import {endianness} from 'node:os'
+import {QmError} from '../errors.js'
+
+export type TcpState =
+  | 'ESTABLISHED'
+  | 'SYN_SENT'
+  | 'SYN_RECV'
+  | 'FIN_WAIT1'
+  | 'FIN_WAIT2'
+  | 'TIME_WAIT'
+  | 'CLOSE'
+  | 'CLOSE_WAIT'
+  | 'LAST_ACK'
+  | 'LISTEN'
+  | 'CLOSING'
+  | 'NEW_SYN_RECV'
+
+// include/net/tcp_states.h, in the order of the hex codes 01..0C.
+const STATES: readonly TcpState[] = [
+  'ESTABLISHED',
+  'SYN_SENT',
+  'SYN_RECV',
+  'FIN_WAIT1',
+  'FIN_WAIT2',
+  'TIME_WAIT',
+  'CLOSE',
+  'CLOSE_WAIT',
+  'LAST_ACK',
+  'LISTEN',
+  'CLOSING',
+  'NEW_SYN_RECV',
+]
+
+const LISTEN_HEX = '0A'
+
+export interface TcpSocket {
+  family: 4 | 6
+  localAddress: string
+  localPort: number
+  remoteAddress: string
+  remotePort: number
+  state: TcpState
+}
+
+export const SOCKET_TABLE_FILES: readonly string[] = ['/proc/net/tcp', '/proc/net/tcp6']
+
+export class SocketTableUnavailableError extends QmError {
+  constructor(detail: string) {
+    super(
+      `cannot read the kernel socket table: ${detail}`,
+      1,
+      'SOCKET_TABLE',
+      'qm reads /proc/net/tcp and /proc/net/tcp6, which only Linux provides',
+    )
+  }
+}
+
+/** Every TCP socket of this network namespace, IPv4 and IPv6. */
+export function readSocketTable(files: readonly string[] = SOCKET_TABLE_FILES): TcpSocket[] {
+  return parseTables(files, false)
+}
+
+/** The listening sockets only: what a dial guard needs, without decoding every connection. */
+export function readListeners(files: readonly string[] = SOCKET_TABLE_FILES): TcpSocket[] {
+  return parseTables(files, true)
+}
+
+/** Ports with a listening socket on any address. Skips address decoding: the daemon calls it often. */
+export function listeningPorts(files: readonly string[] = SOCKET_TABLE_FILES): Set<number> {
+  const ports = new Set<number>()
+  for (const text of readTables(files)) {
+    const lines = text.split('\n')
+    for (let i = 1; i < lines.length; i++) {
+      const fields = lines[i]!.trim().split(/\s+/)
+      if (fields[3] !== LISTEN_HEX) continue
+      const local = fields[1]
+      if (!local) continue
+      ports.add(Number.parseInt(local.slice(local.indexOf(':') + 1), 16))
+    }
+  }
+  return ports
+}
+
+export function isListening(port: number, files: readonly string[] = SOCKET_TABLE_FILES): boolean {
+  return listeningPorts(files).has(port)
+}
+
+/**
+ * Whether a connection to address:port would reach a listener: one bound to that exact
+ * address, or to the wildcard of its family. An IPv6 wildcard also takes IPv4 unless the
+ * socket is IPV6_V6ONLY, which the table does not show; Linux's default (bindv6only=0) is
+ * dual-stack, and that is what gRPC's "[::]:port" relies on.
+ */
+export function isListeningOn(address: string, port: number, sockets: readonly TcpSocket[] = readListeners()): boolean {
+  const want = address.toLowerCase()
+  const v4 = want.includes('.') && !want.includes(':')
+  for (const s of sockets) {
+    if (s.state !== 'LISTEN' || s.localPort !== port) continue
+    if (s.localAddress === want || s.localAddress === `::ffff:${want}`) return true
+    if (s.localAddress === '::') return true
+    if (v4 && s.localAddress === '0.0.0.0') return true
+  }
+  return false
+}
+
+/** False where /proc/net is missing (not Linux, or a sandbox that hides it). */
+export function canReadSocketTable(files: readonly string[] = SOCKET_TABLE_FILES): boolean {
+  try {
+    readTables(files)
+    return true
+  } catch (err) {
+    if (err instanceof SocketTableUnavailableError) return false
+    throw err
+  }
+}
+
+function parseTables(files: readonly string[], onlyListen: boolean): TcpSocket[] {
+  const sockets: TcpSocket[] = []
+  for (const text of readTables(files)) {
+    const lines = text.split('\n')
+    for (let i = 1; i < lines.length; i++) {
+      const fields = lines[i]!.trim().split(/\s+/)
+      if (fields.length < 4 || (onlyListen && fields[3] !== LISTEN_HEX)) continue
+      const local = splitEndpoint(fields[1]!)
+      const remote = splitEndpoint(fields[2]!)
+      const state = STATES[Number.parseInt(fields[3]!, 16) - 1]
+      if (!local || !remote || !state) continue
+      sockets.push({
+        family: local.hex.length === 8 ? 4 : 6,
+        localAddress: decodeAddress(local.hex),
+        localPort: local.port,
+        remoteAddress: decodeAddress(remote.hex),
+        remotePort: remote.port,
+        state,
+      })
+    }
+  }
+  return sockets
+}
+
+function readTables(files: readonly string[]): string[] {
+  const texts: string[] = []
+  const missing: string[] = []
+  for (const file of files) {
+    try {
+      texts.push(readFileSync(file, 'latin1'))
+    } catch (err) {
+      // A kernel booted with ipv6.disable=1 has no tcp6; one readable file is enough.
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ENOENT' && code !== 'EACCES') throw err
+      missing.push(`${file}: ${code}`)
+    }
+  }
+  if (texts.length === 0) throw new SocketTableUnavailableError(missing.join(', '))
+  return texts
+}
+
+function splitEndpoint(field: string): {hex: string; port: number} | undefined {
+  const colon = field.indexOf(':')
+  if (colon < 0) return undefined
+  return {hex: field.slice(0, colon), port: Number.parseInt(field.slice(colon + 1), 16)}
+}
+
+// The kernel prints each 32-bit word of the address with %08X in host byte order, so on a
+// little-endian machine 127.0.0.1 reads 0100007F.
+function decodeAddress(hex: string): string {
+  const bytes: number[] = []
+  for (let w = 0; w < hex.length; w += 8) {
+    const word = hex.slice(w, w + 8)
+    const wordBytes = [0, 2, 4, 6].map((i) => Number.parseInt(word.slice(i, i + 2), 16))
+    bytes.push(...(endianness() === 'LE' ? wordBytes.reverse() : wordBytes))
+  }
+  if (bytes.length === 4) return bytes.join('.')
+  return formatIpv6(bytes)
+}
+
+function formatIpv6(bytes: number[]): string {
+  const groups: number[] = []
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!)
+  // ::ffff:a.b.c.d, the form Node and the kernel print for IPv4-mapped addresses.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    return `::ffff:${bytes.slice(12).join('.')}`
+  }
+  // RFC 5952: compress the longest run of two or more zero groups.
+  let bestStart = -1
+  let bestLength = 0
+  for (let i = 0; i < 8; ) {
+    if (groups[i] !== 0) {
+      i++
+      continue
+    }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLength && j - i >= 2) {
+      bestStart = i
+      bestLength = j - i
+    }
+    i = j
+  }
+  const hexGroups = groups.map((g) => g.toString(16))
+  if (bestStart < 0) return hexGroups.join(':')
+  const head = hexGroups.slice(0, bestStart).join(':')
+  const tail = hexGroups.slice(bestStart + bestLength).join(':')
+  return `${head}::${tail}`
+}
