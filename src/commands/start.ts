@@ -1,0 +1,35 @@
+import {Args} from '@oclif/core'
+import {QmCommand} from '../cli/qm-command.js'
+import {startServices, type StartReport} from '../control/requests.js'
+import {colourFor} from '../ui/colour.js'
+import {renderFailure} from '../ui/service-report.js'
+import {transitionLine} from '../ui/transition-line.js'
+
+export default class Start extends QmCommand {
+  static override summary = 'Start services and wait until each answers its health probe.'
+  static override description = `Starts the named services (all when none are named) and what they depend on, in dependency order, through the manifest's daemon, which it starts when none runs. Registers a port for any "port: auto" service first. Applies an edited manifest: services removed from it stop, changed ones restart. Exits 0 when every service is healthy, 1 when one is not, with its last log lines.`
+  static override examples = ['<%= config.bin %> start', '<%= config.bin %> start ocr pdf_extractor']
+  static override enableJsonFlag = true
+  static override strict = false
+  static override args = {names: Args.string({description: 'services to start (default: all)'})}
+
+  async run(): Promise<StartReport> {
+    const {argv, flags} = await this.parse(Start)
+    const manifest = await this.loadManifest(flags.manifest)
+    const c = colourFor(process.stderr)
+    const json = this.jsonEnabled()
+    const report = await startServices(manifest, argv as string[], (event) => {
+      if (!json) this.diag(transitionLine(c, event))
+    })
+    const failed = report.results.filter((result) => !result.ok)
+    if (!json) {
+      const out = colourFor(process.stdout)
+      for (const result of report.results.filter((r) => r.ok)) {
+        this.out(`${out.green('✓')} ${result.name} running on port ${result.port} (pid ${result.pid}${result.probe ? `, ${result.probe.status} in ${result.probe.latencyMs.toFixed(1)} ms` : ''})`)
+      }
+      for (const result of failed) this.diag(renderFailure(c, result))
+    }
+    if (failed.length > 0) this.setExitCode(1)
+    return report
+  }
+}

@@ -1,0 +1,43 @@
+import {Args, Flags} from '@oclif/core'
+import {QmCommand} from '../cli/qm-command.js'
+import {serviceStatus, type StatusReport} from '../control/requests.js'
+import {colourFor} from '../ui/colour.js'
+import {renderStatusTable} from '../ui/service-report.js'
+
+export default class Status extends QmCommand {
+  static override summary = 'Show each service: state, pid, port, health, version, uptime, restarts, cpu, memory.'
+  static override description = 'Exits 0 only when every listed service is running and its last probe said SERVING, 3 otherwise. With no daemon running it shows what the records say, checking each recorded process against the kernel.'
+  static override examples = ['<%= config.bin %> status', '<%= config.bin %> status ocr --json', '<%= config.bin %> status --watch']
+  static override enableJsonFlag = true
+  static override strict = false
+  static override args = {names: Args.string({description: 'services to show (default: all)'})}
+  static override flags = {
+    watch: Flags.boolean({char: 'w', description: 'redraw every second until Ctrl-C'}),
+  }
+
+  async run(): Promise<StatusReport> {
+    const {argv, flags} = await this.parse(Status)
+    const manifest = await this.loadManifest(flags.manifest)
+    const names = argv as string[]
+    let report = await serviceStatus(manifest, names)
+    if (flags.watch && !this.jsonEnabled()) {
+      for (;;) {
+        process.stdout.write(`\u001B[2J\u001B[H${this.render(report)}\n`)
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+        report = await serviceStatus(manifest, names)
+      }
+    }
+    if (!this.jsonEnabled()) this.out(this.render(report))
+    const healthy = report.services.every((s) => s.state === 'running' && s.health?.status === 'SERVING')
+    if (!healthy) this.setExitCode(3)
+    return report
+  }
+
+  private render(report: StatusReport): string {
+    const c = colourFor(process.stdout)
+    const table = renderStatusTable(c, report.services)
+    if (report.daemon) return table
+    const alive = report.services.filter((s) => s.pid !== null).length
+    return `${table}\n${c.yellow('no qm daemon runs for this manifest')}: states are from its records${alive > 0 ? `; ${alive} process(es) still run, and qm start adopts them` : ''}`
+  }
+}

@@ -1,0 +1,30 @@
+import {Args} from '@oclif/core'
+import {QmCommand} from '../cli/qm-command.js'
+import {askDaemon, type StopReport} from '../control/requests.js'
+import {colourFor} from '../ui/colour.js'
+import {transitionLine} from '../ui/transition-line.js'
+
+export default class Stop extends QmCommand {
+  static override summary = 'Stop services: SIGTERM to each process group, SIGKILL after stop_timeout.'
+  static override description = 'Stops the named services (all when none are named) and, first, the services that depend on them. Returns once every process of each is gone and its port is closed. The daemon keeps running; qm shutdown ends it.'
+  static override examples = ['<%= config.bin %> stop', '<%= config.bin %> stop ocr']
+  static override enableJsonFlag = true
+  static override strict = false
+  static override args = {names: Args.string({description: 'services to stop (default: all)'})}
+
+  async run(): Promise<StopReport> {
+    const {argv, flags} = await this.parse(Stop)
+    const manifest = await this.loadManifest(flags.manifest)
+    const c = colourFor(process.stderr)
+    const json = this.jsonEnabled()
+    const report = await askDaemon<StopReport>(manifest, 'stop', argv as string[], (event) => {
+      if (!json) this.diag(transitionLine(c, event))
+    })
+    if (!report) {
+      if (!json) this.diag('no qm daemon runs for this manifest: nothing to stop')
+      return {results: []}
+    }
+    if (!json) for (const result of report.results) this.out(`${result.name} ${result.state}`)
+    return report
+  }
+}

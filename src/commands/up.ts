@@ -1,0 +1,27 @@
+import {Args} from '@oclif/core'
+import {QmCommand} from '../cli/qm-command.js'
+import {runInForeground} from '../control/foreground.js'
+import {expandInstances} from '../supervisor/instances.js'
+import {colourFor} from '../ui/colour.js'
+import {prefixedOutput} from '../ui/prefixed-output.js'
+
+export default class Up extends QmCommand {
+  static override summary = 'Run the supervisor in the foreground: start everything, print every log line, stop all on Ctrl-C.'
+  static override description = 'For containers (as PID 1) and systemd ExecStart: lines print as "name | line", and SIGINT or SIGTERM stops every service gracefully, then exits 0. qm status and the other commands work against it as against the background daemon.'
+  static override examples = ['<%= config.bin %> up', '<%= config.bin %> up echo']
+  static override strict = false
+  static override args = {names: Args.string({description: 'services to start (default: all)'})}
+
+  async run(): Promise<void> {
+    const {argv, flags} = await this.parse(Up)
+    const manifest = await this.loadManifest(flags.manifest)
+    const names = expandInstances(manifest.services).map((instance) => instance.name)
+    const output = prefixedOutput(colourFor(process.stdout), names, (line) => this.out(line))
+    await runInForeground(manifest, argv as string[], output, () =>
+      new Promise((resolve) => {
+        process.once('SIGINT', () => resolve())
+        process.once('SIGTERM', () => resolve())
+      }),
+    )
+  }
+}

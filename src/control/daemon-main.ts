@@ -1,0 +1,38 @@
+// The background daemon's entry point, started detached by `qm start`:
+//   node dist/control/daemon-main.js /path/to/services.yaml
+// A second daemon for the same manifest finds the lock taken and leaves quietly.
+import {loadManifest} from '../manifest/load.js'
+import {Daemon, DaemonBusyError} from './daemon.js'
+
+const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+
+async function main(manifestFile: string): Promise<void> {
+  const manifest = await loadManifest({flag: manifestFile, env: process.env, cwd: process.cwd()})
+  let daemon: Daemon
+  try {
+    daemon = await Daemon.open({manifest, log})
+  } catch (error) {
+    if (error instanceof DaemonBusyError) {
+      log(`${error.message}; this one exits`)
+      return
+    }
+    throw error
+  }
+  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+    process.on(signal, () => void daemon.close({stopServices: signal !== 'SIGHUP'}))
+  }
+  await daemon.whenClosed()
+}
+
+const manifestFile = process.argv[2]
+if (!manifestFile) {
+  process.stderr.write('usage: daemon-main.js MANIFEST\n')
+  process.exit(2)
+}
+main(manifestFile).then(
+  () => process.exit(0),
+  (error: unknown) => {
+    log(`daemon failed: ${(error as Error).stack ?? String(error)}`)
+    process.exit(1)
+  },
+)

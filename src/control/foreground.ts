@@ -1,0 +1,37 @@
+// `qm up`: the daemon in this process, with every service's log lines and state changes
+// handed to the caller as they come, until a signal asks for a graceful stop.
+import type {Manifest} from '../manifest/types.js'
+import {expandInstances} from '../supervisor/instances.js'
+import {LogFollower, logPath} from '../supervisor/log-files.js'
+import type {AttemptResult, Transition} from '../supervisor/service-runner.js'
+import {Daemon} from './daemon.js'
+
+export interface ForegroundOutput {
+  logLine: (name: string, line: string) => void
+  transition: (transition: Transition) => void
+  startResults: (results: AttemptResult[]) => void
+  note: (text: string) => void
+}
+
+export async function runInForeground(manifest: Manifest, names: string[], output: ForegroundOutput, untilSignal: () => Promise<void>): Promise<void> {
+  const daemon = await Daemon.open({manifest, log: () => undefined, onTransition: output.transition})
+  const followers = expandInstances(manifest.services).map((instance) => {
+    const follower = new LogFollower(logPath(manifest.stateDir, instance.name), (line) => output.logLine(instance.name, line), {fromEnd: true})
+    follower.start(50)
+    return follower
+  })
+  const stopped = untilSignal()
+  let signalled = false
+  void stopped.then(() => {
+    signalled = true
+  })
+  try {
+    const results = await Promise.race([daemon.supervisorCore.start(names), stopped.then(() => [])])
+    if (!signalled) output.startResults(results)
+    await Promise.race([stopped, daemon.whenClosed()])
+    output.note('stopping every service')
+  } finally {
+    await daemon.close({stopServices: true})
+    for (const follower of followers) follower.stop()
+  }
+}

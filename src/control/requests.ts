@@ -1,0 +1,104 @@
+// What each CLI command asks of the daemon, typed. Commands call these and render;
+// `qm status` falls back to the recorded state when no daemon answers.
+import type {Manifest} from '../manifest/types.js'
+import {ChildRecords} from '../registry/child-records.js'
+import {instanceNames} from '../supervisor/instances.js'
+import {isSameProcess, processStartTime} from '../supervisor/proc.js'
+import {waitUntil} from '../supervisor/process-group.js'
+import type {AttemptResult, InstanceStatus, Transition} from '../supervisor/service-runner.js'
+import {childRecordsPath, type ReloadReport, type StopResult} from '../supervisor/supervisor.js'
+import type {ControlClient} from './client.js'
+import {connectOrStartDaemon, connectToDaemon} from './connect.js'
+
+export type TransitionEvent = Transition & {type: 'transition'}
+
+export interface StartReport {
+  daemonStarted: boolean
+  reload: ReloadReport
+  results: AttemptResult[]
+}
+
+export interface StatusReport {
+  /** Null when no daemon answers: states then come from the records. */
+  daemon: {pid: number} | null
+  services: InstanceStatus[]
+}
+
+async function withClient<T>(client: ControlClient, work: (client: ControlClient) => Promise<T>): Promise<T> {
+  try {
+    return await work(client)
+  } finally {
+    client.close()
+  }
+}
+
+export async function startServices(manifest: Manifest, names: string[], onTransition: (event: TransitionEvent) => void): Promise<StartReport> {
+  const {client, started} = await connectOrStartDaemon(manifest)
+  return withClient(client, async (c) => {
+    const reply = await c.request<Omit<StartReport, 'daemonStarted'>>('start', {names}, (event) => onTransition(event as TransitionEvent))
+    return {daemonStarted: started, ...reply}
+  })
+}
+
+type MutationMethod = 'stop' | 'restart' | 'reload'
+
+/** stop, restart and reload need a daemon only if one runs: with none, nothing is running. */
+export async function askDaemon<T>(manifest: Manifest, method: MutationMethod, names: string[], onTransition: (event: TransitionEvent) => void): Promise<T | undefined> {
+  const client = await connectToDaemon(manifest)
+  if (!client) return undefined
+  return withClient(client, (c) => c.request<T>(method, {names}, (event) => onTransition(event as TransitionEvent)))
+}
+
+export type StopReport = {results: StopResult[]}
+export type RestartReport = {results: AttemptResult[]}
+export type ReloadReply = {reload: ReloadReport}
+
+/** Returns once the daemon process has exited, its services stopped unless told otherwise. */
+export async function shutdownDaemon(manifest: Manifest, stopServices: boolean): Promise<{pid: number} | undefined> {
+  const client = await connectToDaemon(manifest)
+  if (!client) return undefined
+  const reply = await withClient(client, (c) => c.request<{pid: number}>('shutdown', {stopServices}))
+  await waitUntil(() => processStartTime(reply.pid) === undefined, SHUTDOWN_WAIT_MS, 10)
+  return reply
+}
+
+// Long enough for every service's stop_timeout to pass in the worst case.
+const SHUTDOWN_WAIT_MS = 120_000
+
+export async function serviceStatus(manifest: Manifest, names: string[]): Promise<StatusReport> {
+  const client = await connectToDaemon(manifest)
+  if (client) return withClient(client, (c) => c.request<StatusReport>('status', {names}))
+  return {daemon: null, services: recordedStatus(manifest, names)}
+}
+
+/** What the records say, with each recorded process checked against the kernel. */
+function recordedStatus(manifest: Manifest, names: string[]): InstanceStatus[] {
+  const records = ChildRecords.openReadOnly(childRecordsPath(manifest))
+  const recorded = new Map((records?.all() ?? []).map((record) => [record.name, record]))
+  records?.close()
+  const rows: InstanceStatus[] = []
+  for (const service of manifest.services) {
+    for (const name of instanceNames(service)) {
+      if (names.length > 0 && !names.includes(name) && !names.includes(service.name)) continue
+      const record = recorded.get(name)
+      const alive = record?.pid != null && record.startTime != null && isSameProcess(record.pid, record.startTime)
+      rows.push({
+        name,
+        service: service.name,
+        state: alive ? 'running' : record && ['starting', 'running', 'unhealthy', 'stopping'].includes(record.state) ? 'exited' : ((record?.state ?? 'stopped') as InstanceStatus['state']),
+        pid: alive ? record!.pid : null,
+        port: record?.port ?? null,
+        health: null,
+        version: null,
+        expectedVersion: service.expectedVersion ?? null,
+        uptimeMs: alive && record!.startedAtMs ? Date.now() - record!.startedAtMs : null,
+        restarts: record?.restarts ?? 0,
+        cpuPercent: null,
+        memoryBytes: null,
+        lastExit: record && (record.lastExitCode !== null || record.lastExitSignal !== null) ? {code: record.lastExitCode, signal: record.lastExitSignal} : null,
+        detail: alive ? 'no daemon watches it' : record?.detail ?? null,
+      })
+    }
+  }
+  return rows
+}

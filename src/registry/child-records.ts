@@ -1,0 +1,166 @@
+// The daemon's memory that outlives it: each child's pid, process start time, port,
+// state and restart count, and every state change with its cause. A daemon started
+// after a crash reads these to adopt living services instead of starting second copies,
+// and `qm status` reads them when no daemon answers.
+import {mkdirSync} from 'node:fs'
+import {dirname} from 'node:path'
+import Database from 'better-sqlite3'
+import {RegistryError} from '../errors.js'
+
+export interface ChildRecord {
+  name: string
+  service: string
+  pid: number | null
+  startTime: number | null
+  port: number | null
+  state: string
+  restarts: number
+  lastExitCode: number | null
+  lastExitSignal: string | null
+  /** Wall-clock ms of the last state change. */
+  stateSinceMs: number
+  /** Wall-clock ms at which the current process started. */
+  startedAtMs: number | null
+  fingerprint: string | null
+  /** Whether qm created the registry row, so it may remove it when the service goes. */
+  registeredByQm: boolean
+  detail: string | null
+}
+
+export interface TransitionRecord {
+  atMs: number
+  name: string
+  from: string
+  to: string
+  cause: string
+  pid: number | null
+  startTime: number | null
+}
+
+const KEPT_TRANSITIONS = 2000
+
+export class ChildRecords {
+  private readonly db: Database.Database
+
+  private constructor(readonly file: string, readonly: boolean) {
+    if (!readonly) mkdirSync(dirname(file), {recursive: true})
+    try {
+      this.db = new Database(file, {timeout: 5000, readonly, fileMustExist: readonly})
+    } catch (error) {
+      throw new RegistryError(`cannot open qm's state file ${file}: ${(error as Error).message}`, 'STATE_OPEN', undefined, {cause: error})
+    }
+  }
+
+  static open(file: string): ChildRecords {
+    const records = new ChildRecords(file, false)
+    records.db.pragma('journal_mode = WAL')
+    records.db.pragma('synchronous = NORMAL')
+    records.db.exec(`
+      CREATE TABLE IF NOT EXISTS children (
+        name TEXT PRIMARY KEY, service TEXT NOT NULL, pid INTEGER, start_time INTEGER, port INTEGER,
+        state TEXT NOT NULL, restarts INTEGER NOT NULL DEFAULT 0, last_exit_code INTEGER, last_exit_signal TEXT,
+        state_since_ms INTEGER NOT NULL, started_at_ms INTEGER, fingerprint TEXT,
+        registered_by_qm INTEGER NOT NULL DEFAULT 0, detail TEXT);
+      CREATE TABLE IF NOT EXISTS transitions (
+        id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, name TEXT NOT NULL, from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL, cause TEXT NOT NULL, pid INTEGER, start_time INTEGER);
+    `)
+    return records
+  }
+
+  /** For `qm status` without a daemon: undefined when qm never ran here. */
+  static openReadOnly(file: string): ChildRecords | undefined {
+    try {
+      return new ChildRecords(file, true)
+    } catch {
+      return undefined // no state file yet: nothing was ever started from this manifest
+    }
+  }
+
+  all(): ChildRecord[] {
+    return (this.db.prepare('SELECT * FROM children ORDER BY name').all() as Row[]).map(fromRow)
+  }
+
+  get(name: string): ChildRecord | undefined {
+    const row = this.db.prepare('SELECT * FROM children WHERE name = ?').get(name) as Row | undefined
+    return row && fromRow(row)
+  }
+
+  save(record: ChildRecord): void {
+    this.db
+      .prepare(
+        `INSERT INTO children (name, service, pid, start_time, port, state, restarts, last_exit_code, last_exit_signal,
+           state_since_ms, started_at_ms, fingerprint, registered_by_qm, detail)
+         VALUES (@name, @service, @pid, @startTime, @port, @state, @restarts, @lastExitCode, @lastExitSignal,
+           @stateSinceMs, @startedAtMs, @fingerprint, @registeredByQm, @detail)
+         ON CONFLICT(name) DO UPDATE SET service = excluded.service, pid = excluded.pid, start_time = excluded.start_time,
+           port = excluded.port, state = excluded.state, restarts = excluded.restarts, last_exit_code = excluded.last_exit_code,
+           last_exit_signal = excluded.last_exit_signal, state_since_ms = excluded.state_since_ms,
+           started_at_ms = excluded.started_at_ms, fingerprint = excluded.fingerprint,
+           registered_by_qm = excluded.registered_by_qm, detail = excluded.detail`,
+      )
+      .run({...record, registeredByQm: record.registeredByQm ? 1 : 0})
+  }
+
+  remove(name: string): void {
+    this.db.prepare('DELETE FROM children WHERE name = ?').run(name)
+  }
+
+  addTransition(transition: TransitionRecord): void {
+    const insert = this.db.prepare(
+      'INSERT INTO transitions (at_ms, name, from_state, to_state, cause, pid, start_time) VALUES (@atMs, @name, @from, @to, @cause, @pid, @startTime)',
+    )
+    const result = insert.run(transition)
+    // Trim now and then rather than on every write.
+    if (Number(result.lastInsertRowid) % 200 === 0) {
+      this.db.prepare('DELETE FROM transitions WHERE id <= ?').run(Number(result.lastInsertRowid) - KEPT_TRANSITIONS)
+    }
+  }
+
+  transitions(name: string, limit = 20): TransitionRecord[] {
+    const rows = this.db
+      .prepare('SELECT at_ms, name, from_state, to_state, cause, pid, start_time FROM transitions WHERE name = ? ORDER BY id DESC LIMIT ?')
+      .all(name, limit) as {at_ms: number; name: string; from_state: string; to_state: string; cause: string; pid: number | null; start_time: number | null}[]
+    return rows.reverse().map((r) => ({atMs: r.at_ms, name: r.name, from: r.from_state, to: r.to_state, cause: r.cause, pid: r.pid, startTime: r.start_time}))
+  }
+
+  close(): void {
+    this.db.close()
+  }
+}
+
+interface Row {
+  name: string
+  service: string
+  pid: number | null
+  start_time: number | null
+  port: number | null
+  state: string
+  restarts: number
+  last_exit_code: number | null
+  last_exit_signal: string | null
+  state_since_ms: number
+  started_at_ms: number | null
+  fingerprint: string | null
+  registered_by_qm: number
+  detail: string | null
+}
+
+function fromRow(row: Row): ChildRecord {
+  return {
+    name: row.name,
+    service: row.service,
+    pid: row.pid,
+    startTime: row.start_time,
+    port: row.port,
+    state: row.state,
+    restarts: row.restarts,
+    lastExitCode: row.last_exit_code,
+    lastExitSignal: row.last_exit_signal,
+    stateSinceMs: row.state_since_ms,
+    startedAtMs: row.started_at_ms,
+    fingerprint: row.fingerprint,
+    registeredByQm: row.registered_by_qm === 1,
+    detail: row.detail,
+  }
+}

@@ -1,0 +1,542 @@
+// One service instance's life: spawn, readiness, liveness, exit, restart with backoff,
+// stop. Every state change goes through moveTo, which checks the table in states.ts,
+// ends whatever the old state had running (its AbortController), records the move in
+// SQLite and tells the listeners.
+import {assertCertificatesUsable} from '../certs/check.js'
+import type {ProbeChannels} from '../health/probe.js'
+import type {ProbeResult, ProbeTarget} from '../health/types.js'
+import {waitUntilServing} from '../health/wait.js'
+import type {ServiceSpec} from '../manifest/types.js'
+import {isListening} from '../net/socket-table.js'
+import type {ChildRecord, ChildRecords} from '../registry/child-records.js'
+import {localPortUsage} from '../registry/port-usage.js'
+import type {EndpointStore} from '../registry/store.js'
+import {watchAdoptedExit} from './exit-watch.js'
+import {launchFingerprint, serviceArgv, type ServiceInstance} from './instances.js'
+import {lastLines, logPath} from './log-files.js'
+import {assertPortFree, portHolder, resolveExecutable, SpawnRefused} from './preflight.js'
+import {cpuPercent, isSameProcess, sampleUsage, startTimeToEpochMs, type UsageSample} from './proc.js'
+import {stopGroup, waitUntil} from './process-group.js'
+import {nextRestart, policyRestarts} from './restart-policy.js'
+import {spawnProcess, type ExitInfo} from './spawn.js'
+import {canMove, IllegalTransition, LIVE_STATES, type ServiceState} from './states.js'
+
+export interface Transition {
+  name: string
+  from: ServiceState
+  to: ServiceState
+  cause: string
+  atMs: number
+}
+
+export interface RunnerContext {
+  stateDir: string
+  registryHost: string
+  portRange: readonly [number, number]
+  endpoints: EndpointStore
+  records: ChildRecords
+  channels: ProbeChannels
+  onTransition: (transition: Transition) => void
+  /** Wall clock, for display and records; deadlines use performance.now(). */
+  nowMs: () => number
+  bootMs: number
+  /** Where the daemon reports what it could not do (a registry write that failed). */
+  warn: (message: string) => void
+}
+
+export interface AttemptResult {
+  name: string
+  ok: boolean
+  state: ServiceState
+  /** Why it did not become healthy. */
+  reason?: string
+  hint?: string
+  /** The service's last log lines, on failure. */
+  logTail?: string[]
+  probe?: ProbeResult
+  pid?: number
+  port?: number
+}
+
+export interface InstanceStatus {
+  name: string
+  service: string
+  state: ServiceState
+  pid: number | null
+  port: number | null
+  health: {status: ProbeResult['status']; latencyMs: number; reason?: string; method: ProbeResult['method']} | null
+  version: string | null
+  expectedVersion: string | null
+  uptimeMs: number | null
+  restarts: number
+  cpuPercent: number | null
+  memoryBytes: number | null
+  lastExit: ExitInfo | null
+  detail: string | null
+}
+
+interface RunningProcess {
+  pid: number
+  startTime: number
+  exited: Promise<ExitInfo>
+  exitInfo?: ExitInfo
+  adopted: boolean
+  startedAtMs: number
+  /** Ends the exit watch of an adopted process. */
+  watch: AbortController
+}
+
+const FAILED_START_LOG_LINES = 20
+
+export class ServiceRunner {
+  state: ServiceState = 'stopped'
+  private scope = new AbortController()
+  private process: RunningProcess | undefined
+  port: number | undefined
+  private restarts = 0
+  private failuresInRow = 0
+  private probeFailures = 0
+  private lastExit: ExitInfo | undefined
+  private lastProbe: ProbeResult | undefined
+  private detail: string | undefined
+  private stateSinceMs: number
+  private registeredByQm = false
+  private fingerprint: string | undefined
+  private usage: UsageSample | undefined
+  private attemptWaiters: ((result: AttemptResult) => void)[] = []
+  private stopping: Promise<void> | undefined
+
+  constructor(
+    public instance: ServiceInstance,
+    private readonly context: RunnerContext,
+  ) {
+    this.stateSinceMs = context.nowMs()
+  }
+
+  get name(): string {
+    return this.instance.name
+  }
+
+  private get service(): ServiceSpec {
+    return this.instance.service
+  }
+
+  get logFile(): string {
+    return logPath(this.context.stateDir, this.name)
+  }
+
+  /** Whether a start would have nothing to do. */
+  get isUp(): boolean {
+    return this.state === 'running' || this.state === 'unhealthy' || this.state === 'starting'
+  }
+
+  get currentFingerprint(): string | undefined {
+    return this.fingerprint
+  }
+
+  /** Takes over a process a previous daemon started, if it still runs as recorded. */
+  adopt(record: ChildRecord): boolean {
+    this.restarts = record.restarts
+    this.registeredByQm = record.registeredByQm
+    this.port = record.port ?? undefined
+    this.fingerprint = record.fingerprint ?? undefined
+    if (record.pid === null || record.startTime === null || !LIVE_STATES.has(record.state as ServiceState)) return false
+    const watch = new AbortController()
+    const alive = startTimeToEpochMs(record.startTime, this.context.bootMs)
+    const exited = watchAdoptedExit(record.pid, record.startTime, watch.signal)
+    this.process = {pid: record.pid, startTime: record.startTime, exited, adopted: true, startedAtMs: record.startedAtMs ?? alive, watch}
+    if (!isSameProcess(record.pid, record.startTime)) {
+      watch.abort()
+      this.process = undefined
+      return false
+    }
+    this.watchExit(this.process)
+    // Construction, not a transition: the process was already running under the old daemon.
+    this.state = 'running'
+    this.detail = `adopted from a previous daemon (pid ${record.pid})`
+    this.save()
+    this.scheduleLiveness(this.scope.signal)
+    return true
+  }
+
+  /** Operator start. Resolves when the service is healthy or the attempt has failed. */
+  async start(cause = 'started by operator', options: {prepared?: boolean} = {}): Promise<AttemptResult> {
+    if (this.state === 'running' || this.state === 'unhealthy') return this.result(true)
+    if (this.state === 'stopping') await this.stopping
+    if (this.state === 'starting') return new Promise((resolve) => this.attemptWaiters.push(resolve))
+    if (!options.prepared) await this.prepare()
+    const attempt = new Promise<AttemptResult>((resolve) => this.attemptWaiters.push(resolve))
+    this.failuresInRow = 0
+    void this.launch(cause)
+    return attempt
+  }
+
+  /**
+   * Checks that can refuse a start before anything changes: folder, executable, port.
+   * Registers the port when the service has none yet, and undoes that if a later check fails.
+   */
+  async prepare(): Promise<void> {
+    const {service} = this
+    const host = this.context.registryHost
+    resolveExecutable(this.name, service, process.env)
+    await assertCertificatesUsable(service.certs, host).catch((error: unknown) => {
+      throw new SpawnRefused(this.name, (error as Error).message, 'qm certs check shows every finding; qm certs init makes a development set', 'CERTS')
+    })
+    const existing = await this.context.endpoints.find(this.name, host)
+    let port: number
+    let registeredNow = false
+    if (existing) {
+      if (service.port !== 'auto' && existing.port !== service.port) {
+        throw new SpawnRefused(this.name, `the manifest gives port ${service.port} but the registry has port ${existing.port}`, `run "qm unregister ${this.name}" to let the manifest's port apply`, 'PORT_MISMATCH')
+      }
+      port = existing.port
+    } else {
+      const outcome = await this.context.endpoints.register({
+        name: this.name,
+        host,
+        ...(service.port === 'auto' ? {} : {port: service.port}),
+        active: false,
+        range: this.context.portRange,
+        portInUse: localPortUsage(host),
+      })
+      port = outcome.endpoint.port
+      registeredNow = true
+    }
+    try {
+      assertPortFree(this.name, port)
+    } catch (error) {
+      if (registeredNow) await this.context.endpoints.unregister(this.name, host)
+      throw error
+    }
+    if (registeredNow) this.registeredByQm = true
+    this.port = port
+  }
+
+  private async launch(cause: string): Promise<void> {
+    this.moveTo('starting', cause)
+    const scope = this.scope.signal
+    const port = this.port!
+    let spawned
+    try {
+      const executable = resolveExecutable(this.name, this.service, process.env)
+      assertPortFree(this.name, port)
+      const argv = serviceArgv(this.service, port)
+      spawned = await spawnProcess({executable, args: argv.slice(1), cwd: this.service.cwd, env: this.service.env, logFile: this.logFile})
+    } catch (error) {
+      this.failedStart((error as Error).message)
+      return
+    }
+    if (scope.aborted) {
+      // Stopped while spawning: the stop found no process, so end this one here.
+      await stopGroup(spawned.pid, this.service.stopTimeoutMs)
+      return
+    }
+    const running: RunningProcess = {...spawned, adopted: false, startedAtMs: this.context.nowMs(), watch: new AbortController()}
+    this.process = running
+    this.fingerprint = launchFingerprint(this.service, port)
+    this.save()
+    this.watchExit(running)
+
+    const waitScope = new AbortController()
+    const signal = AbortSignal.any([scope, waitScope.signal])
+    const ready = waitUntilServing(this.target(port), {...this.probeOptions(), startTimeoutMs: this.service.health.startTimeoutMs, channels: this.context.channels, signal})
+      .then((probe) => ({probe}))
+      .catch((error: unknown) => ({aborted: error}))
+    const exit = running.exited.then((exitInfo) => ({exitInfo}))
+    const outcome = await Promise.race([ready, exit])
+    waitScope.abort()
+    if (scope.aborted) return // an operator stop took over
+    if ('exitInfo' in outcome || running.exitInfo) {
+      const info = running.exitInfo ?? (outcome as {exitInfo: ExitInfo}).exitInfo
+      this.lastExit = info
+      this.process = undefined
+      this.failedStart(`${describeExit(info)} before it became healthy${this.bindHint(port)}`)
+      return
+    }
+    if (!('probe' in outcome)) return
+    const {probe} = outcome
+    this.lastProbe = probe
+    if (probe.status !== 'SERVING') {
+      await stopGroup(running.pid, Math.min(this.service.stopTimeoutMs, 2000))
+      await running.exited
+      this.process = undefined
+      this.failedStart(`not healthy within start_timeout ${this.service.health.startTimeoutMs} ms: ${probe.status}${probe.reason ? `, ${probe.reason}` : ''}`)
+      return
+    }
+    this.probeFailures = 0
+    this.detail = undefined
+    this.moveTo('running', `healthy in ${Math.round(performance.now() - this.launchStartedMono)} ms via ${probe.method === 'grpc' ? 'grpc.health.v1' : probe.method === 'call' ? 'Call' : 'tcp'}`)
+    await this.setActive(true)
+    this.settleAttempt(this.result(true))
+    this.scheduleStableReset(this.scope.signal)
+  }
+
+  private launchStartedMono = 0
+
+  private failedStart(reason: string): void {
+    this.detail = reason
+    this.failuresInRow++
+    this.settleAttempt({...this.result(false), reason, logTail: lastLines(this.logFile, FAILED_START_LOG_LINES)})
+    if (this.service.restart === 'never') {
+      this.moveTo('backoff', reason)
+      this.moveTo('fatal', 'restart is never: not tried again')
+      return
+    }
+    this.retry(reason)
+  }
+
+  private retry(reason: string): void {
+    const decision = nextRestart(this.failuresInRow, this.service.backoff)
+    if (this.state !== 'backoff' && !(this.state === 'exited' && 'delayMs' in decision && decision.delayMs === 0)) this.moveTo('backoff', reason)
+    if (!decision.restart) {
+      this.moveTo('fatal', `${this.failuresInRow - 1} failures in a row; start it again with qm start ${this.name}`)
+      void this.setActive(false)
+      return
+    }
+    const again = () => {
+      this.restarts++
+      void this.launch(`restart ${this.restarts} after ${this.failuresInRow} failure(s) in a row`)
+    }
+    if (decision.delayMs === 0) {
+      again()
+      return
+    }
+    const signal = this.scope.signal
+    const timer = setTimeout(again, decision.delayMs)
+    signal.addEventListener('abort', () => clearTimeout(timer), {once: true})
+  }
+
+  private watchExit(running: RunningProcess): void {
+    void running.exited.then((exitInfo) => {
+      running.exitInfo = exitInfo
+      running.watch.abort()
+      if (this.process !== running) return
+      // While starting the readiness race sees the exit; while stopping, the stop does.
+      if (this.state === 'running' || this.state === 'unhealthy') this.onExit(exitInfo)
+    })
+  }
+
+  private onExit(exitInfo: ExitInfo): void {
+    this.lastExit = exitInfo
+    this.process = undefined
+    this.moveTo('exited', describeExit(exitInfo))
+    void this.setActive(false)
+    if (!policyRestarts(this.service.restart, exitInfo.code)) {
+      this.save()
+      return
+    }
+    this.failuresInRow++
+    this.retry(describeExit(exitInfo))
+  }
+
+  private scheduleLiveness(signal: AbortSignal): void {
+    const timer = setTimeout(() => void this.probeLiveness(signal), this.service.health.intervalMs)
+    signal.addEventListener('abort', () => clearTimeout(timer), {once: true})
+  }
+
+  private scheduleStableReset(signal: AbortSignal): void {
+    this.scheduleLiveness(signal)
+    const timer = setTimeout(() => {
+      this.failuresInRow = 0
+    }, this.service.backoff.resetAfterMs)
+    signal.addEventListener('abort', () => clearTimeout(timer), {once: true})
+  }
+
+  private async probeLiveness(signal: AbortSignal): Promise<void> {
+    if (signal.aborted || this.port === undefined) return
+    let probe: ProbeResult
+    try {
+      probe = await this.context.channels.probe(this.target(this.port), {...this.probeOptions(), signal})
+    } catch {
+      return // aborted: the state changed while the probe ran
+    }
+    if (signal.aborted) return
+    this.lastProbe = probe
+    if (probe.status === 'SERVING') {
+      this.probeFailures = 0
+      if (this.state === 'unhealthy') {
+        this.moveTo('running', `probe passed again (${probe.latencyMs} ms)`)
+        this.scheduleStableReset(this.scope.signal)
+      } else {
+        this.scheduleLiveness(signal)
+      }
+      return
+    }
+    this.probeFailures++
+    const why = `${probe.status}${probe.reason ? `: ${probe.reason}` : ''}`
+    if (this.probeFailures >= this.service.health.failureThreshold) {
+      this.failuresInRow++
+      void this.restartAfterFailedProbes(`${this.probeFailures} failed probes in a row (${why})`)
+      return
+    }
+    if (this.state === 'running') {
+      this.moveTo('unhealthy', `probe ${this.probeFailures} of ${this.service.health.failureThreshold} failed: ${why}`)
+      this.scheduleLiveness(this.scope.signal)
+    } else {
+      this.scheduleLiveness(signal)
+    }
+  }
+
+  private async restartAfterFailedProbes(cause: string): Promise<void> {
+    this.moveTo('stopping', cause)
+    await this.killProcess()
+    this.restarts++
+    void this.launch(`restart ${this.restarts}: ${cause}`)
+  }
+
+  /** Operator stop: SIGTERM to the group, SIGKILL after stop_timeout, port confirmed closed. */
+  async stop(cause = 'stopped by operator'): Promise<void> {
+    if (this.stopping) return this.stopping
+    switch (this.state) {
+      case 'stopped':
+        return
+      case 'backoff':
+      case 'exited':
+      case 'fatal':
+        this.moveTo('stopped', cause)
+        await this.setActive(false)
+        return
+      default:
+        this.stopping = (async () => {
+          this.moveTo('stopping', cause)
+          this.settleAttempt({...this.result(false), reason: 'stopped before it became healthy'})
+          await this.killProcess()
+          this.moveTo('stopped', cause)
+          await this.setActive(false)
+        })().finally(() => {
+          this.stopping = undefined
+        })
+        return this.stopping
+    }
+  }
+
+  private async killProcess(): Promise<void> {
+    const running = this.process
+    if (!running) return
+    await stopGroup(running.pid, this.service.stopTimeoutMs)
+    if (!running.adopted) this.lastExit = await running.exited
+    running.watch.abort()
+    this.process = undefined
+    if (this.port !== undefined) {
+      const port = this.port
+      await waitUntil(() => !isListening(port), 2000, 10)
+    }
+    this.context.channels.drop(this.target(this.port ?? 0))
+  }
+
+  /** After a manifest change: the new spec applies at the next (re)start. */
+  replaceSpec(instance: ServiceInstance): void {
+    this.instance = instance
+  }
+
+  status(): InstanceStatus {
+    const nowMs = this.context.nowMs()
+    const pid = this.process?.pid ?? null
+    let cpu: number | null = null
+    let memory: number | null = null
+    if (pid !== null) {
+      const sample = sampleUsage(pid, nowMs)
+      if (sample) {
+        memory = sample.rssBytes
+        const previous = this.usage && nowMs - this.usage.atMs >= 200 ? this.usage : undefined
+        const lifetime = {cpuSeconds: 0, rssBytes: 0, atMs: this.process!.startedAtMs}
+        cpu = Math.round(cpuPercent(previous ?? lifetime, sample) * 10) / 10
+        if (!this.usage || nowMs - this.usage.atMs >= 200) this.usage = sample
+      }
+    }
+    // A probe result says something only about a process that is there.
+    const probe = LIVE_STATES.has(this.state) ? this.lastProbe : undefined
+    return {
+      name: this.name,
+      service: this.service.name,
+      state: this.state,
+      pid,
+      port: this.port ?? null,
+      health: probe ? {status: probe.status, latencyMs: probe.latencyMs, method: probe.method, ...(probe.reason ? {reason: probe.reason} : {})} : null,
+      version: probe?.version ?? null,
+      expectedVersion: this.service.expectedVersion ?? null,
+      uptimeMs: this.process && (this.state === 'running' || this.state === 'unhealthy') ? nowMs - this.process.startedAtMs : null,
+      restarts: this.restarts,
+      cpuPercent: cpu,
+      memoryBytes: memory,
+      lastExit: this.lastExit ?? null,
+      detail: this.detail ?? null,
+    }
+  }
+
+  private moveTo(to: ServiceState, cause: string): void {
+    const from = this.state
+    if (!canMove(from, to)) throw new IllegalTransition(this.name, from, to)
+    this.scope.abort()
+    this.scope = new AbortController()
+    this.state = to
+    this.stateSinceMs = this.context.nowMs()
+    if (to === 'starting') this.launchStartedMono = performance.now()
+    this.save()
+    this.context.records.addTransition({atMs: this.stateSinceMs, name: this.name, from, to, cause, pid: this.process?.pid ?? null, startTime: this.process?.startTime ?? null})
+    this.context.onTransition({name: this.name, from, to, cause, atMs: this.stateSinceMs})
+  }
+
+  private save(): void {
+    this.context.records.save({
+      name: this.name,
+      service: this.service.name,
+      pid: this.process?.pid ?? null,
+      startTime: this.process?.startTime ?? null,
+      port: this.port ?? null,
+      state: this.state,
+      restarts: this.restarts,
+      lastExitCode: this.lastExit?.code ?? null,
+      lastExitSignal: this.lastExit?.signal ?? null,
+      stateSinceMs: this.stateSinceMs,
+      startedAtMs: this.process?.startedAtMs ?? null,
+      fingerprint: this.fingerprint ?? null,
+      registeredByQm: this.registeredByQm,
+      detail: this.detail ?? null,
+    })
+  }
+
+  private async setActive(active: boolean): Promise<void> {
+    try {
+      await this.context.endpoints.setActive(this.name, this.context.registryHost, active)
+    } catch (error) {
+      this.context.warn(`${this.name}: could not mark the registry row ${active ? 'active' : 'inactive'}: ${(error as Error).message}`)
+    }
+  }
+
+  private settleAttempt(result: AttemptResult): void {
+    const waiters = this.attemptWaiters
+    this.attemptWaiters = []
+    for (const resolve of waiters) resolve(result)
+  }
+
+  private result(ok: boolean): AttemptResult {
+    return {
+      name: this.name,
+      ok,
+      state: this.state,
+      ...(this.lastProbe ? {probe: this.lastProbe} : {}),
+      ...(this.process ? {pid: this.process.pid} : {}),
+      ...(this.port === undefined ? {} : {port: this.port}),
+    }
+  }
+
+  private target(port: number): ProbeTarget {
+    return {host: '127.0.0.1', port, certs: this.service.certs, serverName: this.service.health.serverName}
+  }
+
+  private probeOptions() {
+    return {type: this.service.health.type, timeoutMs: this.service.health.timeoutMs, versionKeys: this.service.health.versionKeys}
+  }
+
+  private bindHint(port: number): string {
+    const holder = portHolder(port)
+    return holder ? `; port ${port} is held: ${holder}` : ''
+  }
+}
+
+export function describeExit(exit: ExitInfo): string {
+  if (exit.signal) return `killed by ${exit.signal}`
+  if (exit.code === null) return 'ended (exit status unknown: it was adopted)'
+  return `exited with code ${exit.code}`
+}

@@ -1,0 +1,240 @@
+// The supervisor core: one ServiceRunner per service instance, started in dependency
+// order, stopped dependants first, restarted one at a time, and brought in line with an
+// edited manifest. Knows nothing of sockets or terminals; the daemon and `qm up` drive it.
+import {join} from 'node:path'
+import {QmError, UsageError} from '../errors.js'
+import {ProbeChannels} from '../health/probe.js'
+import type {Manifest} from '../manifest/types.js'
+import {ChildRecords} from '../registry/child-records.js'
+import {openEndpointStore} from '../registry/open.js'
+import type {EndpointStore} from '../registry/store.js'
+import {startLayers, stopLayers, withDependants, withDependencies} from './dependency-order.js'
+import {expandInstances, launchFingerprint, type ServiceInstance} from './instances.js'
+import {bootTimeMs} from './proc.js'
+import {ServiceRunner, type AttemptResult, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
+
+export interface SupervisorListeners {
+  onTransition?: (transition: Transition) => void
+  warn?: (message: string) => void
+}
+
+export interface StopResult {
+  name: string
+  state: string
+}
+
+export interface ReloadReport {
+  added: string[]
+  removed: string[]
+  restarted: string[]
+  unchanged: string[]
+}
+
+export function childRecordsPath(manifest: Manifest): string {
+  return join(manifest.stateDir, 'state.sqlite3')
+}
+
+export class Supervisor {
+  private readonly runners = new Map<string, ServiceRunner>()
+  private readonly context: RunnerContext
+  private readonly transitionListeners = new Set<(transition: Transition) => void>()
+
+  private constructor(
+    private manifest: Manifest,
+    private readonly endpoints: EndpointStore,
+    private readonly records: ChildRecords,
+    private readonly channels: ProbeChannels,
+    listeners: SupervisorListeners,
+  ) {
+    if (listeners.onTransition) this.transitionListeners.add(listeners.onTransition)
+    this.context = {
+      stateDir: manifest.stateDir,
+      registryHost: manifest.registry.host,
+      portRange: manifest.portRange,
+      endpoints,
+      records,
+      channels,
+      onTransition: (transition) => {
+        for (const listener of this.transitionListeners) listener(transition)
+      },
+      nowMs: () => Date.now(),
+      bootMs: bootTimeMs(),
+      warn: listeners.warn ?? (() => undefined),
+    }
+    for (const instance of expandInstances(manifest.services)) this.runners.set(instance.name, new ServiceRunner(instance, this.context))
+  }
+
+  static open(manifest: Manifest, listeners: SupervisorListeners = {}): Supervisor {
+    const endpoints = openEndpointStore(manifest.registry)
+    const records = ChildRecords.open(childRecordsPath(manifest))
+    return new Supervisor(manifest, endpoints, records, new ProbeChannels(), listeners)
+  }
+
+  addTransitionListener(listener: (transition: Transition) => void): () => void {
+    this.transitionListeners.add(listener)
+    return () => this.transitionListeners.delete(listener)
+  }
+
+  get manifestFile(): string {
+    return this.manifest.file
+  }
+
+  /** After a daemon restart: takes over recorded processes that still run, and reports the rest. */
+  adoptRecorded(): {adopted: string[]; gone: string[]} {
+    const adopted: string[] = []
+    const gone: string[] = []
+    for (const record of this.records.all()) {
+      const runner = this.runners.get(record.name)
+      if (!runner) continue
+      if (runner.adopt(record)) adopted.push(record.name)
+      else if (record.pid !== null) gone.push(record.name)
+    }
+    return {adopted, gone}
+  }
+
+  /** Starts the named services (all when none) and what they depend on, layer by layer. */
+  async start(names: readonly string[] = []): Promise<AttemptResult[]> {
+    const wanted = this.select(names)
+    const services = withDependencies(this.manifest.services, new Set(wanted.map((i) => i.service.name)))
+    const results: AttemptResult[] = []
+    const failed = new Set<string>()
+    for (const layer of startLayers(services)) {
+      const attempts: Promise<AttemptResult>[] = []
+      // Ports are allocated one runner at a time, in manifest order, so NAME gets a lower
+      // port than NAME_2; the slow part, waiting for health, then runs in parallel.
+      for (const service of layer) {
+        const blocker = service.dependsOn.find((dependency) => failed.has(dependency))
+        for (const runner of this.instancesOf(service.name)) {
+          if (blocker) {
+            attempts.push(Promise.resolve({name: runner.name, ok: false, state: runner.state, reason: `not started: ${blocker}, which it depends on, is not healthy`}))
+            continue
+          }
+          try {
+            if (!runner.isUp) await runner.prepare()
+            attempts.push(runner.start('started by operator', {prepared: true}))
+          } catch (error) {
+            attempts.push(Promise.resolve(refusal(runner, error)))
+          }
+        }
+      }
+      for (const result of await Promise.all(attempts)) {
+        results.push(result)
+        if (!result.ok) failed.add(this.runners.get(result.name)!.instance.service.name)
+      }
+    }
+    const wantedNames = new Set(wanted.map((instance) => instance.name))
+    return results.filter((result) => wantedNames.has(result.name) || !result.ok)
+  }
+
+  /** Stops the named services (all when none) and, first, what depends on them. */
+  async stop(names: readonly string[] = []): Promise<StopResult[]> {
+    const wanted = this.select(names)
+    const wantedServices = new Set(wanted.map((instance) => instance.service.name))
+    const affected = withDependants(this.manifest.services, wantedServices)
+    const toStop = new Set(wanted.map((instance) => instance.name))
+    for (const service of affected) {
+      if (!wantedServices.has(service.name)) for (const runner of this.instancesOf(service.name)) toStop.add(runner.name)
+    }
+    for (const layer of stopLayers(affected)) {
+      const stopping = layer.flatMap((service) => this.instancesOf(service.name).filter((runner) => toStop.has(runner.name)))
+      await Promise.all(stopping.map((runner) => runner.stop()))
+    }
+    return [...toStop].map((name) => ({name, state: this.runners.get(name)!.state}))
+  }
+
+  /** One instance at a time, so the others keep serving. */
+  async restart(names: readonly string[] = []): Promise<AttemptResult[]> {
+    const wanted = new Set(this.select(names).map((instance) => instance.name))
+    const ordered = startLayers(this.manifest.services).flat().flatMap((service) => this.instancesOf(service.name)).filter((runner) => wanted.has(runner.name))
+    const results: AttemptResult[] = []
+    for (const runner of ordered) {
+      await runner.stop('restarted by operator')
+      results.push(await runner.start('restarted by operator').catch((error: unknown) => refusal(runner, error)))
+    }
+    return results
+  }
+
+  status(names: readonly string[] = []): InstanceStatus[] {
+    return this.select(names).map((instance) => this.runners.get(instance.name)!.status())
+  }
+
+  /**
+   * Brings the running set in line with an edited manifest: removed services stop (and
+   * lose the registry row qm gave them), changed ones restart, new ones start only when
+   * startNew is set, untouched ones keep their process.
+   */
+  async reload(manifest: Manifest, options: {startNew: boolean}): Promise<ReloadReport> {
+    const report: ReloadReport = {added: [], removed: [], restarted: [], unchanged: []}
+    const next = new Map(expandInstances(manifest.services).map((instance) => [instance.name, instance]))
+    for (const [name, runner] of this.runners) {
+      if (next.has(name)) continue
+      await runner.stop('removed from the manifest')
+      await this.forget(runner)
+      this.runners.delete(name)
+      report.removed.push(name)
+    }
+    this.manifest = manifest
+    const toStart: string[] = []
+    for (const [name, instance] of next) {
+      const runner = this.runners.get(name)
+      if (!runner) {
+        this.runners.set(name, new ServiceRunner(instance, this.context))
+        report.added.push(name)
+        if (options.startNew) toStart.push(name)
+        continue
+      }
+      const live = runner.state === 'running' || runner.state === 'unhealthy' || runner.state === 'starting'
+      const changed = runner.port !== undefined && runner.currentFingerprint !== undefined && launchFingerprint(instance.service, runner.port) !== runner.currentFingerprint
+      runner.replaceSpec(instance)
+      if (live && changed) {
+        await runner.stop('the manifest changed')
+        toStart.push(name)
+        report.restarted.push(name)
+      } else {
+        report.unchanged.push(name)
+      }
+    }
+    if (toStart.length > 0) await this.start(toStart)
+    return report
+  }
+
+  private async forget(runner: ServiceRunner): Promise<void> {
+    const record = this.records.get(runner.name)
+    if (record?.registeredByQm) {
+      await this.endpoints.unregister(runner.name, this.manifest.registry.host).catch((error: unknown) => {
+        this.context.warn(`${runner.name}: could not remove its registry row: ${(error as Error).message}`)
+      })
+    }
+    this.records.remove(runner.name)
+  }
+
+  async close(options: {stopServices: boolean}): Promise<void> {
+    if (options.stopServices) await this.stop()
+    this.channels.close()
+    this.records.close()
+    await this.endpoints.close()
+  }
+
+  private select(names: readonly string[]): ServiceInstance[] {
+    const all = [...this.runners.values()].map((runner) => runner.instance)
+    if (names.length === 0) return all
+    const chosen: ServiceInstance[] = []
+    for (const name of names) {
+      const matches = all.filter((instance) => instance.name === name || instance.service.name === name)
+      if (matches.length === 0) {
+        throw new UsageError(`unknown service "${name}"`, `services in ${this.manifest.file}: ${this.manifest.services.map((s) => s.name).join(', ')}`)
+      }
+      for (const match of matches) if (!chosen.includes(match)) chosen.push(match)
+    }
+    return chosen
+  }
+
+  private instancesOf(serviceName: string): ServiceRunner[] {
+    return [...this.runners.values()].filter((runner) => runner.instance.service.name === serviceName)
+  }
+}
+
+function refusal(runner: ServiceRunner, error: unknown): AttemptResult {
+  if (!(error instanceof QmError)) throw error
+  return {name: runner.name, ok: false, state: runner.state, reason: error.message, ...(error.hint ? {hint: error.hint} : {})}
+}

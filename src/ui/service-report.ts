@@ -1,0 +1,63 @@
+// How service states read on a terminal: the status table, one line per state change,
+// and the failure report with a service's last log lines.
+import type {ChalkInstance} from 'chalk'
+import ms from 'ms'
+import type {AttemptResult, InstanceStatus} from '../supervisor/service-runner.js'
+import type {ServiceState} from '../supervisor/states.js'
+import {renderTable} from './table.js'
+
+export function stateColour(c: ChalkInstance, state: ServiceState): string {
+  switch (state) {
+    case 'running':
+      return c.green(state)
+    case 'starting':
+    case 'stopping':
+    case 'backoff':
+      return c.yellow(state)
+    case 'unhealthy':
+    case 'exited':
+    case 'fatal':
+      return c.red(state)
+    default:
+      return c.dim(state)
+  }
+}
+
+export function renderStatusTable(c: ChalkInstance, rows: readonly InstanceStatus[]): string {
+  const body = rows.map((row) => [
+    row.name,
+    stateColour(c, row.state),
+    row.pid === null ? '-' : String(row.pid),
+    row.port === null ? '-' : String(row.port),
+    health(c, row),
+    version(c, row),
+    row.uptimeMs === null ? '-' : ms(row.uptimeMs),
+    String(row.restarts),
+    row.cpuPercent === null ? '-' : `${row.cpuPercent.toFixed(1)}%`,
+    row.memoryBytes === null ? '-' : `${(row.memoryBytes / 1024 / 1024).toFixed(1)}M`,
+  ])
+  return renderTable(['NAME', 'STATE', 'PID', 'PORT', 'HEALTH', 'VERSION', 'UPTIME', 'RESTARTS', 'CPU', 'MEM'], body)
+}
+
+function health(c: ChalkInstance, row: InstanceStatus): string {
+  if (!row.health) return '-'
+  const text = `${row.health.status} ${row.health.latencyMs.toFixed(1)}ms`
+  return row.health.status === 'SERVING' ? text : c.red(text)
+}
+
+function version(c: ChalkInstance, row: InstanceStatus): string {
+  if (!row.version) return '-'
+  if (row.expectedVersion && row.version !== row.expectedVersion) return c.yellow(`${row.version} (expected ${row.expectedVersion})`)
+  return row.version
+}
+
+/** The lines under a service that did not become healthy. */
+export function renderFailure(c: ChalkInstance, result: AttemptResult): string {
+  const lines = [`${c.red('✗')} ${result.name}: ${result.reason ?? 'did not become healthy'}`]
+  if (result.hint) lines.push(`  ${c.dim('hint')}  ${result.hint}`)
+  if (result.logTail && result.logTail.length > 0) {
+    lines.push(`  ${c.dim(`last ${result.logTail.length} log lines:`)}`)
+    for (const line of result.logTail) lines.push(`  ${c.dim('|')} ${line}`)
+  }
+  return lines.join('\n')
+}

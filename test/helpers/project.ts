@@ -1,0 +1,117 @@
+// An integration test's world: a temporary folder with certificates, a manifest and its
+// own port range, the CLI run against it, and a cleanup that ends the daemon and every
+// process group qm recorded, then checks that none is left.
+import {readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import {onTestFinished} from 'vitest'
+import {createCertificateSet, writeCertificateSet} from '../../src/certs/issue.js'
+import {ChildRecords} from '../../src/registry/child-records.js'
+import {SqliteEndpointStore} from '../../src/registry/sqlite-store.js'
+import type {Endpoint} from '../../src/registry/store.js'
+import {runQm, startQm, type QmResult} from './run-qm.js'
+import {tempDir} from './temp-dir.js'
+
+export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url))
+
+/** A port range per test worker, so parallel projects never hand out the same port. */
+export function workerPortRange(size = 40): [number, number] {
+  const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1)
+  const first = 51000 + (worker % 50) * size
+  return [first, first + size - 1]
+}
+
+export interface Project {
+  dir: string
+  portRange: [number, number]
+  qm: (...args: string[]) => Promise<QmResult>
+  qmStart: (...args: string[]) => ReturnType<typeof startQm>
+  writeManifest: (servicesYaml: string, extra?: string) => void
+  endpoints: () => Promise<Endpoint[]>
+  daemonPid: () => number | undefined
+  recordedPids: () => number[]
+}
+
+let sharedCerts: Awaited<ReturnType<typeof createCertificateSet>> | undefined
+
+export async function makeProject(): Promise<Project> {
+  const dir = tempDir('qm-project-')
+  sharedCerts ??= await createCertificateSet()
+  await writeCertificateSet(join(dir, 'certs'), sharedCerts)
+  const portRange = workerPortRange()
+  const project: Project = {
+    dir,
+    portRange,
+    qm: (...args) => runQm(args, {cwd: dir}),
+    qmStart: (...args) => startQm(args, {cwd: dir}),
+    writeManifest: (servicesYaml, extra = '') => {
+      writeFileSync(
+        join(dir, 'services.yaml'),
+        `version: 1\nport_range: [${portRange[0]}, ${portRange[1]}]\n${extra}defaults:\n  stop_timeout: 2s\n  health: {interval: 500ms, timeout: 1s, start_timeout: 10s, failure_threshold: 2}\nservices:\n${servicesYaml}`,
+      )
+    },
+    endpoints: async () => {
+      const store = SqliteEndpointStore.open(join(dir, '.qm', 'registry.sqlite3'), 'core_serviceendpoint')
+      try {
+        return await store.list()
+      } finally {
+        await store.close()
+      }
+    },
+    daemonPid: () => {
+      try {
+        return Number(readFileSync(join(dir, '.qm', 'daemon.pid'), 'utf8'))
+      } catch {
+        return undefined
+      }
+    },
+    recordedPids: () => {
+      const records = ChildRecords.openReadOnly(join(dir, '.qm', 'state.sqlite3'))
+      const pids = (records?.all() ?? []).map((record) => record.pid).filter((pid): pid is number => pid !== null)
+      records?.close()
+      return pids
+    },
+  }
+  onTestFinished(async () => {
+    const seen = new Set(project.recordedPids())
+    const daemon = project.daemonPid()
+    await project.qm('shutdown')
+    for (const pid of [...seen, ...(daemon ? [daemon] : [])]) killGroup(pid)
+  })
+  return project
+}
+
+export function killGroup(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL')
+    } catch {
+      // already gone, which is what we want
+    }
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Polls until check passes; fails saying what it last saw and after how long. */
+export async function waitFor<T>(check: () => T | Promise<T>, what: string, timeoutMs = 15_000): Promise<NonNullable<T>> {
+  const started = performance.now()
+  let last: T | undefined
+  while (performance.now() - started < timeoutMs) {
+    last = await check()
+    if (last) return last as NonNullable<T>
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  throw new Error(`timed out after ${Math.round(performance.now() - started)} ms waiting for ${what}; last saw ${JSON.stringify(last)}`)
+}
+
+export function service(name: string, fixture: string, extra = ''): string {
+  return `  ${name}:\n    command: [${process.execPath}, ${join(FIXTURES, fixture)}]\n${extra}`
+}

@@ -1,0 +1,127 @@
+// Logs, rotation, manifest edits, instances and the foreground supervisor.
+import {existsSync, readFileSync, statSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {isListening} from '../../src/net/socket-table.js'
+import {isAlive, makeProject, service, waitFor, type Project} from '../helpers/project.js'
+
+async function rows(project: Project) {
+  const result = await project.qm('status', '--json')
+  return JSON.parse(result.stdout).services as {name: string; state: string; pid: number | null; port: number | null}[]
+}
+
+describe('logs', () => {
+  it('captures stdout and stderr in .qm/logs/NAME.log and qm logs prints the last lines', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('stubborn', 'stubborn-server.mjs', '    stop_timeout: 200ms\n'))
+    const started = await project.qm('start')
+    expect(started.exitCode, started.stderr).toBe(0)
+    await waitFor(() => readFileSync(join(project.dir, '.qm', 'logs', 'stubborn.log'), 'utf8').includes('READY port='), 'READY in the log')
+    const logs = await project.qm('logs', 'stubborn', '-n', '5')
+    expect(logs.exitCode).toBe(0)
+    expect(logs.stdout).toMatch(/CHILD pid=\d+\nREADY port=\d+/)
+    const unknown = await project.qm('logs', 'nobody')
+    expect(unknown.exitCode).toBe(2)
+    expect(unknown.stderr.split('\n')[0]).toBe('error unknown service "nobody"')
+  })
+
+  it('rotates a log at max_size and keeps only `keep` old files while the service writes on', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('chatty', 'chatty-server.mjs', '    logs: {max_size: 20KB, keep: 2}\n'))
+    const started = await project.qm('start')
+    expect(started.exitCode, started.stderr).toBe(0)
+    const log = join(project.dir, '.qm', 'logs', 'chatty.log')
+    await waitFor(() => existsSync(`${log}.2`), 'a second rotated file', 20_000)
+    await new Promise((resolve) => setTimeout(resolve, 1500))
+    expect(existsSync(`${log}.3`)).toBe(false)
+    expect(statSync(`${log}.1`).size).toBeGreaterThanOrEqual(20 * 1024)
+    // The service still writes into the live file after rotations.
+    const size = statSync(log).size
+    await waitFor(() => statSync(log).size !== size, 'the live log to grow or rotate again')
+    expect((await rows(project))[0]!.state).toBe('running')
+  })
+})
+
+describe('manifest changes', () => {
+  it('applies an edited manifest on qm start: new starts, removed stops and loses its row, changed restarts, the rest keep their pid', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('keep', 'guide-call-server.mjs') + service('change', 'guide-call-server.mjs') + service('drop', 'guide-call-server.mjs'))
+    const started = await project.qm('start')
+    expect(started.exitCode, started.stderr).toBe(0)
+    const before = new Map((await rows(project)).map((row) => [row.name, row]))
+    project.writeManifest(
+      service('keep', 'guide-call-server.mjs') +
+        service('change', 'guide-call-server.mjs', '    env: {SERVICE_VERSION: 2.0.0}\n') +
+        service('added', 'health-server.mjs'),
+    )
+    const applied = await project.qm('start', '--json')
+    expect(applied.exitCode, applied.stderr).toBe(0)
+    expect(JSON.parse(applied.stdout).reload).toEqual({added: ['added'], removed: ['drop'], restarted: ['change'], unchanged: ['keep']})
+    const after = new Map((await rows(project)).map((row) => [row.name, row]))
+    expect([...after.keys()]).toEqual(['keep', 'change', 'added'])
+    expect(after.get('keep')!.pid).toBe(before.get('keep')!.pid)
+    expect(after.get('change')!.pid).not.toBe(before.get('change')!.pid)
+    expect(after.get('added')!.state).toBe('running')
+    expect(isAlive(before.get('drop')!.pid!)).toBe(false)
+    expect((await project.endpoints()).map((e) => e.name).sort()).toEqual(['added', 'change', 'keep'])
+  })
+})
+
+describe('instances', () => {
+  it('runs N processes with a port and registry row each, named NAME, NAME_2, …', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('worker', 'guide-call-server.mjs', '    instances: 3\n'))
+    const started = await project.qm('start')
+    expect(started.exitCode, started.stderr).toBe(0)
+    const all = await rows(project)
+    expect(all.map((row) => [row.name, row.state])).toEqual([
+      ['worker', 'running'],
+      ['worker_2', 'running'],
+      ['worker_3', 'running'],
+    ])
+    expect(new Set(all.map((row) => row.port)).size).toBe(3)
+    expect((await project.endpoints()).map((e) => [e.name, e.active])).toEqual([
+      ['worker', true],
+      ['worker_2', true],
+      ['worker_3', true],
+    ])
+    const one = await project.qm('stop', 'worker_2')
+    expect(one.stdout).toBe('worker_2 stopped')
+    expect((await rows(project)).map((row) => row.state)).toEqual(['running', 'stopped', 'running'])
+  })
+})
+
+describe('dependencies', () => {
+  it('starts a dependency first and stops its dependants first', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('api', 'guide-call-server.mjs', '    depends_on: [db]\n') + service('db', 'health-server.mjs'))
+    const started = await project.qm('start', 'api')
+    expect(started.exitCode).toBe(0)
+    const order = started.stderr.split('\n').filter((line) => line.includes('→ running'))
+    expect(order.map((line) => line.split(':')[0])).toEqual(['db', 'api'])
+    const stopped = await project.qm('stop', 'db')
+    const stopOrder = stopped.stderr.split('\n').filter((line) => line.includes('→ stopped'))
+    expect(stopOrder.map((line) => line.split(':')[0])).toEqual(['api', 'db'])
+  })
+})
+
+describe('qm up', () => {
+  it('runs in the foreground with name-prefixed lines and stops everything on SIGTERM', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'stubborn-server.mjs', '    stop_timeout: 300ms\n') + service('beta', 'health-server.mjs'))
+    const up = project.qmStart('up')
+    let output = ''
+    up.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString()
+    })
+    await waitFor(() => output.includes('beta  | READY port=') && output.includes('alpha | READY port='), 'both READY lines, prefixed')
+    await waitFor(async () => (await rows(project)).every((row) => row.state === 'running'), 'both running (qm status reaches qm up)')
+    const ports = (await rows(project)).map((row) => row.port!)
+    up.kill('SIGTERM')
+    const result = await up
+    expect(result.exitCode).toBe(0)
+    expect(output).toContain('alpha | qm: alpha: running → stopping')
+    for (const port of ports) expect(isListening(port)).toBe(false)
+    expect(project.daemonPid()).toBeUndefined()
+  })
+})
