@@ -14,10 +14,13 @@ import {tempDir} from './temp-dir.js'
 
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url))
 
-/** A port range per test worker, so parallel projects never hand out the same port. */
+/**
+ * A port range per test process, so that projects in parallel workers (and in two test
+ * runs at once) do not hand out the same port: 200 blocks in 51000–58999, chosen by pid.
+ * Allocation still skips any port the kernel shows in use.
+ */
 export function workerPortRange(size = 40): [number, number] {
-  const worker = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 1)
-  const first = 51000 + (worker % 50) * size
+  const first = 51000 + (process.pid % 200) * size
   return [first, first + size - 1]
 }
 
