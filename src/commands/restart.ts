@@ -3,7 +3,8 @@ import {QmCommand} from '../cli/qm-command.js'
 import {askDaemon, type RestartReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
 import {renderFailure} from '../ui/service-report.js'
-import {transitionLine} from '../ui/transition-line.js'
+import {plannedInstances} from '../supervisor/plan.js'
+import {openProgress} from '../ui/progress.js'
 
 export default class Restart extends QmCommand {
   static override summary = 'Restart services one at a time, so the others keep serving.'
@@ -17,14 +18,23 @@ export default class Restart extends QmCommand {
     const manifest = await this.loadManifest(flags.manifest)
     const c = colourFor(process.stderr)
     const json = this.jsonEnabled()
+    const progress = await openProgress({
+      names: plannedInstances(manifest, argv as string[], 'restart'),
+      doneWhen: 'running',
+      colour: c,
+      interactive: Boolean(process.stderr.isTTY) && !json,
+      write: (line) => this.diag(line),
+    })
     const report = await askDaemon<RestartReport>(manifest, 'restart', argv as string[], (event) => {
-      if (!json) this.diag(transitionLine(c, event))
+      if (!json) progress.transition(event)
     })
     if (!report) {
+      await progress.finish([])
       if (!json) this.diag('no qm daemon runs for this manifest: use qm start')
       this.setExitCode(1)
       return {results: []}
     }
+    await progress.finish(report.results)
     const failed = report.results.filter((result) => !result.ok)
     if (!json) {
       for (const result of report.results.filter((r) => r.ok)) this.out(`${result.name} running on port ${result.port} (pid ${result.pid})`)

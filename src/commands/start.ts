@@ -3,7 +3,8 @@ import {QmCommand} from '../cli/qm-command.js'
 import {startServices, type StartReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
 import {renderFailure} from '../ui/service-report.js'
-import {transitionLine} from '../ui/transition-line.js'
+import {plannedInstances} from '../supervisor/plan.js'
+import {openProgress} from '../ui/progress.js'
 
 export default class Start extends QmCommand {
   static override summary = 'Start services and wait until each answers its health probe.'
@@ -18,9 +19,17 @@ export default class Start extends QmCommand {
     const manifest = await this.loadManifest(flags.manifest)
     const c = colourFor(process.stderr)
     const json = this.jsonEnabled()
-    const report = await startServices(manifest, argv as string[], (event) => {
-      if (!json) this.diag(transitionLine(c, event))
+    const progress = await openProgress({
+      names: plannedInstances(manifest, argv as string[], 'start'),
+      doneWhen: 'running',
+      colour: c,
+      interactive: Boolean(process.stderr.isTTY) && !json,
+      write: (line) => this.diag(line),
     })
+    const report = await startServices(manifest, argv as string[], (event) => {
+      if (!json) progress.transition(event)
+    })
+    await progress.finish(report.results)
     const failed = report.results.filter((result) => !result.ok)
     if (!json) {
       const out = colourFor(process.stdout)

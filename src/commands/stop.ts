@@ -2,7 +2,8 @@ import {Args} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
 import {askDaemon, type StopReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
-import {transitionLine} from '../ui/transition-line.js'
+import {plannedInstances} from '../supervisor/plan.js'
+import {openProgress} from '../ui/progress.js'
 
 export default class Stop extends QmCommand {
   static override summary = 'Stop services: SIGTERM to each process group, SIGKILL after stop_timeout.'
@@ -17,9 +18,17 @@ export default class Stop extends QmCommand {
     const manifest = await this.loadManifest(flags.manifest)
     const c = colourFor(process.stderr)
     const json = this.jsonEnabled()
-    const report = await askDaemon<StopReport>(manifest, 'stop', argv as string[], (event) => {
-      if (!json) this.diag(transitionLine(c, event))
+    const progress = await openProgress({
+      names: plannedInstances(manifest, argv as string[], 'stop'),
+      doneWhen: 'stopped',
+      colour: c,
+      interactive: Boolean(process.stderr.isTTY) && !json,
+      write: (line) => this.diag(line),
     })
+    const report = await askDaemon<StopReport>(manifest, 'stop', argv as string[], (event) => {
+      if (!json) progress.transition(event)
+    })
+    await progress.finish((report?.results ?? []).map((result) => ({name: result.name, ok: result.state === 'stopped'})))
     if (!report) {
       if (!json) this.diag('no qm daemon runs for this manifest: nothing to stop')
       return {results: []}

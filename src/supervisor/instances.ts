@@ -2,7 +2,8 @@
 // row: the first is named after the service, the others NAME_2 … NAME_N (the manifest
 // loader refuses a service whose name would collide with one of these).
 import {createHash} from 'node:crypto'
-import type {ServiceSpec} from '../manifest/types.js'
+import {UsageError} from '../errors.js'
+import type {Manifest, ServiceSpec} from '../manifest/types.js'
 
 export interface ServiceInstance {
   /** The registry name and the name operators type: `ocr`, `ocr_2`, … */
@@ -37,4 +38,18 @@ export function serviceArgv(service: ServiceSpec, port: number): string[] {
 export function launchFingerprint(service: ServiceSpec, port: number): string {
   const launch = {argv: serviceArgv(service, port), cwd: service.cwd, env: service.env}
   return createHash('sha256').update(JSON.stringify(launch)).digest('hex').slice(0, 16)
+}
+
+/** The instances a command names: a service name means all its instances; none means all. */
+export function selectInstances(manifest: Manifest, all: readonly ServiceInstance[], names: readonly string[]): ServiceInstance[] {
+  if (names.length === 0) return [...all]
+  const chosen: ServiceInstance[] = []
+  for (const name of names) {
+    const matches = all.filter((instance) => instance.name === name || instance.service.name === name)
+    if (matches.length === 0) {
+      throw new UsageError(`unknown service "${name}"`, `services in ${manifest.file}: ${manifest.services.map((s) => s.name).join(', ')}`)
+    }
+    for (const match of matches) if (!chosen.includes(match)) chosen.push(match)
+  }
+  return chosen
 }

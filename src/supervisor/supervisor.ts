@@ -2,14 +2,14 @@
 // order, stopped dependants first, restarted one at a time, and brought in line with an
 // edited manifest. Knows nothing of sockets or terminals; the daemon and `qm up` drive it.
 import {join} from 'node:path'
-import {QmError, UsageError} from '../errors.js'
+import {QmError} from '../errors.js'
 import {ProbeChannels} from '../health/probe.js'
 import type {Manifest} from '../manifest/types.js'
 import {ChildRecords} from '../registry/child-records.js'
 import {openEndpointStore} from '../registry/open.js'
 import type {EndpointStore} from '../registry/store.js'
 import {startLayers, stopLayers, withDependants, withDependencies} from './dependency-order.js'
-import {expandInstances, launchFingerprint, type ServiceInstance} from './instances.js'
+import {expandInstances, launchFingerprint, selectInstances, type ServiceInstance} from './instances.js'
 import {bootTimeMs} from './proc.js'
 import {ServiceRunner, type AttemptResult, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
 
@@ -216,17 +216,7 @@ export class Supervisor {
   }
 
   private select(names: readonly string[]): ServiceInstance[] {
-    const all = [...this.runners.values()].map((runner) => runner.instance)
-    if (names.length === 0) return all
-    const chosen: ServiceInstance[] = []
-    for (const name of names) {
-      const matches = all.filter((instance) => instance.name === name || instance.service.name === name)
-      if (matches.length === 0) {
-        throw new UsageError(`unknown service "${name}"`, `services in ${this.manifest.file}: ${this.manifest.services.map((s) => s.name).join(', ')}`)
-      }
-      for (const match of matches) if (!chosen.includes(match)) chosen.push(match)
-    }
-    return chosen
+    return selectInstances(this.manifest, [...this.runners.values()].map((runner) => runner.instance), names)
   }
 
   private instancesOf(serviceName: string): ServiceRunner[] {
