@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
 import {serviceStatus, type StatusReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
-import {renderStatusTable} from '../ui/service-report.js'
+import {certificateWarnings, renderStatusTable} from '../ui/service-report.js'
 
 export default class Status extends QmCommand {
   static override summary = 'Show each service: state, pid, port, health, version, uptime, restarts, cpu, memory.'
@@ -35,9 +35,11 @@ export default class Status extends QmCommand {
 
   private render(report: StatusReport): string {
     const c = colourFor(process.stdout)
-    const table = renderStatusTable(c, report.services)
-    if (report.daemon) return table
-    const alive = report.services.filter((s) => s.pid !== null).length
-    return `${table}\n${c.yellow('no qm daemon runs for this manifest')}: states are from its records${alive > 0 ? `; ${alive} process(es) still run, and qm start adopts them` : ''}`
+    const lines = [renderStatusTable(c, report.services), ...certificateWarnings(c, report.certificates)]
+    if (!report.daemon) {
+      const alive = report.services.filter((s) => s.pid !== null).length
+      lines.push(`${c.yellow('no qm daemon runs for this manifest')}: states are from its records${alive > 0 ? `; ${alive} process(es) still run, and qm start adopts them` : ''}`)
+    }
+    return lines.join('\n')
   }
 }

@@ -1,5 +1,6 @@
 // What each CLI command asks of the daemon, typed. Commands call these and render;
 // `qm status` falls back to the recorded state when no daemon answers.
+import {expiringCertificates, type ExpiringCertificate} from '../certs/expiry.js'
 import type {Manifest} from '../manifest/types.js'
 import {ChildRecords} from '../registry/child-records.js'
 import {instanceNames} from '../supervisor/instances.js'
@@ -22,6 +23,8 @@ export interface StatusReport {
   /** Null when no daemon answers: states then come from the records. */
   daemon: {pid: number} | null
   services: InstanceStatus[]
+  /** Certificates in use that expire within 30 days, or already have. */
+  certificates: ExpiringCertificate[]
 }
 
 async function withClient<T>(client: ControlClient, work: (client: ControlClient) => Promise<T>): Promise<T> {
@@ -66,9 +69,13 @@ export async function shutdownDaemon(manifest: Manifest, stopServices: boolean):
 const SHUTDOWN_WAIT_MS = 120_000
 
 export async function serviceStatus(manifest: Manifest, names: string[]): Promise<StatusReport> {
+  const certificates = expiringCertificates(manifest.services.map((service) => service.certs))
   const client = await connectToDaemon(manifest)
-  if (client) return withClient(client, (c) => c.request<StatusReport>('status', {names}))
-  return {daemon: null, services: recordedStatus(manifest, names)}
+  if (client) {
+    const reply = await withClient(client, (c) => c.request<Omit<StatusReport, 'certificates'>>('status', {names}))
+    return {...reply, certificates}
+  }
+  return {daemon: null, services: recordedStatus(manifest, names), certificates}
 }
 
 /** What the records say, with each recorded process checked against the kernel. */

@@ -2,6 +2,7 @@
 // and the failure report with a service's last log lines.
 import type {ChalkInstance} from 'chalk'
 import ms from 'ms'
+import type {ExpiringCertificate} from '../certs/expiry.js'
 import type {AttemptResult, InstanceStatus} from '../supervisor/service-runner.js'
 import type {ServiceState} from '../supervisor/states.js'
 import {renderTable} from './table.js'
@@ -60,4 +61,12 @@ export function renderFailure(c: ChalkInstance, result: AttemptResult): string {
     for (const line of result.logTail) lines.push(`  ${c.dim('|')} ${line}`)
   }
   return lines.join('\n')
+}
+
+export function certificateWarnings(c: ChalkInstance, certificates: readonly ExpiringCertificate[]): string[] {
+  return certificates.map((cert) =>
+    cert.daysLeft < 0
+      ? `${c.red('certificate expired')}: ${cert.file} on ${cert.expiresAt.slice(0, 10)}; qm certs check, then renew it`
+      : `${c.yellow('certificate expires soon')}: ${cert.file} in ${cert.daysLeft} day(s), on ${cert.expiresAt.slice(0, 10)}`,
+  )
 }
