@@ -196,10 +196,10 @@ function exchange(client: grpc.Client, options: CallOptions): Promise<Exchange> 
 }
 
 /** --timeout: a number with its unit (500ms, 10s, 2m), as the manifest writes durations. */
-export function parseTimeout(text: string): number {
+export function parseTimeout(text: string, flag = '--timeout'): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim())
   const ms = match ? Number(match[1]) * {ms: 1, s: 1000, m: 60_000}[match[2] as 'ms' | 's' | 'm'] : Number.NaN
-  if (!(ms >= 1)) throw new UsageError(`--timeout must be a duration such as 500ms, 10s or 2m, got "${text}"`)
+  if (!(ms >= 1)) throw new UsageError(`${flag} must be a duration such as 500ms, 10s or 2m, got "${text}"`)
   return Math.round(ms)
 }
 

@@ -2,9 +2,8 @@
 // manifest's fixed port) and the manifest (certificates, TLS name), or a host:port given
 // directly with the certificates of --certs, of the manifest, or ./certs.
 import {resolve} from 'node:path'
-import {ManifestError, NotRegisteredError, UsageError} from '../errors.js'
-import {findManifest} from '../manifest/find.js'
-import {loadManifest} from '../manifest/load.js'
+import {NotRegisteredError, UsageError} from '../errors.js'
+import {loadManifest, loadOptionalManifest} from '../manifest/load.js'
 import {certPaths} from '../manifest/resolve.js'
 import type {CertPaths, Manifest} from '../manifest/types.js'
 import {assertServiceName} from '../registry/endpoints.js'
@@ -33,7 +32,7 @@ const DEFAULT_SERVER_NAME = 'localhost'
 export async function resolveCallTarget(req: TargetRequest): Promise<CallTarget> {
   const address = parseHostPort(req.target)
   if (address) {
-    const manifest = req.certsDir === undefined ? await optionalManifest(req) : undefined
+    const manifest = req.certsDir === undefined ? await loadOptionalManifest({flag: req.manifestFlag, env: req.env, cwd: req.cwd}) : undefined
     return {label: req.target, ...address, certs: sharedCerts(req, manifest), serverName: DEFAULT_SERVER_NAME}
   }
   assertServiceName(req.target)
@@ -77,16 +76,3 @@ function sharedCerts(req: TargetRequest, manifest: Manifest | undefined): CallTa
   )
 }
 
-// A manifest named by -f or QM_MANIFEST must load; a missing one only means ./certs.
-async function optionalManifest(req: TargetRequest): Promise<Manifest | undefined> {
-  const named = req.manifestFlag !== undefined || Boolean(req.env.QM_MANIFEST)
-  if (!named) {
-    try {
-      findManifest({env: req.env, cwd: req.cwd})
-    } catch (err) {
-      if (err instanceof ManifestError) return undefined
-      throw err
-    }
-  }
-  return loadManifest({flag: req.manifestFlag, env: req.env, cwd: req.cwd})
-}

@@ -2,9 +2,7 @@
 // services and its registry host when there is a manifest, else ./certs and localhost;
 // --dir and --host override either.
 import {join, resolve} from 'node:path'
-import {ManifestError} from '../errors.js'
-import {findManifest} from '../manifest/find.js'
-import {loadManifest} from '../manifest/load.js'
+import {loadOptionalManifest} from '../manifest/load.js'
 import {certPaths} from '../manifest/resolve.js'
 import type {CertPaths} from '../manifest/types.js'
 import {type CertFinding, checkCertificates} from './check.js'
@@ -28,7 +26,7 @@ export interface CertCheckResult {
 }
 
 export async function runCertificateCheck(req: CertCheckRequest): Promise<CertCheckResult> {
-  const manifest = await optionalManifest(req)
+  const manifest = await loadOptionalManifest({flag: req.manifestFlag, env: req.env, cwd: req.cwd})
   const host = req.host ?? manifest?.registry.host ?? 'localhost'
   let sets: CertPaths[]
   if (req.dir !== undefined || !manifest) sets = [certPaths(resolve(req.cwd, req.dir ?? 'certs'))]
@@ -48,20 +46,6 @@ export async function runCertificateCheck(req: CertCheckRequest): Promise<CertCh
   }
 }
 
-// A manifest named by -f or QM_MANIFEST must load; one merely absent is no error here,
-// since certificates are often made before the manifest is written.
-async function optionalManifest(req: CertCheckRequest) {
-  const named = req.manifestFlag !== undefined || Boolean(req.env.QM_MANIFEST)
-  if (!named) {
-    try {
-      findManifest({env: req.env, cwd: req.cwd})
-    } catch (err) {
-      if (err instanceof ManifestError) return undefined
-      throw err
-    }
-  }
-  return loadManifest({flag: req.manifestFlag, env: req.env, cwd: req.cwd})
-}
 
 function distinctSets(all: CertPaths[]): CertPaths[] {
   const byKey = new Map<string, CertPaths>()

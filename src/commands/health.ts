@@ -12,6 +12,7 @@ A NAME's port comes from the registry, its certificates and health settings from
     '<%= config.bin %> health ocr',
     '<%= config.bin %> health 127.0.0.1:50052 --certs /ms/certs',
     '<%= config.bin %> health pdf_extractor --type call --timeout 5s --json',
+    '<%= config.bin %> health ocr --wait 30s',
   ]
   static override enableJsonFlag = true
   static override args = {target: Args.string({description: 'service name, or host:port', required: true})}
@@ -20,6 +21,8 @@ A NAME's port comes from the registry, its certificates and health settings from
     timeout: Flags.string({description: 'how long the probe may take (default: the service\'s health.timeout, else 2s)'}),
     type: Flags.string({description: 'auto: health service, else Call (default: the service\'s health.type, else auto)', options: ['auto', 'grpc', 'call', 'tcp']}),
     'server-name': Flags.string({description: 'TLS name the service certificate must carry (default: health.server_name, else localhost)'}),
+    wait: Flags.string({description: 'probe again until SERVING or this long has passed (e.g. 30s); exit 3 if it never is'}),
+    'failures-before-exit': Flags.integer({min: 1, description: 'for a NAME: count failed probes in a row across runs (in .qm/health/) and exit 3 only at the Nth, 0 before it'}),
   }
 
   async run(): Promise<HealthReport> {
@@ -33,10 +36,13 @@ A NAME's port comes from the registry, its certificates and health settings from
       ...(flags.timeout === undefined ? {} : {timeoutMs: parseTimeout(flags.timeout)}),
       ...(flags.type === undefined ? {} : {type: flags.type as HealthReport['method'] | 'auto'}),
       ...(flags['server-name'] === undefined ? {} : {serverName: flags['server-name']}),
+      ...(flags.wait === undefined ? {} : {waitMs: parseTimeout(flags.wait, '--wait')}),
+      ...(flags['failures-before-exit'] === undefined ? {} : {failuresBeforeExit: flags['failures-before-exit']}),
       env: process.env,
       cwd: process.cwd(),
     })
-    if (report.status !== 'SERVING') this.setExitCode(ExitCode.unhealthy)
+    const limit = flags['failures-before-exit']
+    if (limit === undefined ? report.status !== 'SERVING' : report.failuresInRow! >= limit) this.setExitCode(ExitCode.unhealthy)
     if (!this.jsonEnabled()) this.out(describeHealth(report))
     return report
   }

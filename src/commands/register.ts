@@ -5,14 +5,15 @@ import type {RegisterOutcome} from '../registry/store.js'
 
 export default class Register extends QmCommand {
   static override summary = 'Give a service a port in the registry and print it.'
-  static override description = `Writes a ServiceEndpoint row (name, host, port, protocol grpc, is_active) and prints the port. Without --port the port is the lowest one in port_range that no row of the host holds and nothing on this host listens on. Registering a name that exists prints its port and changes nothing.`
+  static override description = `Writes a ServiceEndpoint row (name, host, port, protocol grpc, is_active) and prints the port. Without --port the port is the lowest one in port_range that no row of the host holds and nothing on this host listens on. Registering a name that exists prints its port and changes nothing, except that --active or --inactive sets its is_active (what an exported systemd unit does when its service becomes healthy and after it stops).`
   static override examples = ['<%= config.bin %> register pdf_extractor', '<%= config.bin %> register ocr --port 50060', '<%= config.bin %> register ocr --host worker-2 --inactive']
   static override enableJsonFlag = true
   static override args = {name: Args.string({description: 'service name (lowercase, underscore-separated)', required: true})}
   static override flags = {
     port: Flags.integer({char: 'p', description: 'a fixed port instead of the lowest free one'}),
     host: Flags.string({description: 'host column (default: registry.host from the manifest, else localhost)'}),
-    inactive: Flags.boolean({description: 'write the row with is_active false'}),
+    active: Flags.boolean({description: 'set is_active true, on an existing row too', exclusive: ['inactive']}),
+    inactive: Flags.boolean({description: 'write the row with is_active false, or set an existing row\'s to false', exclusive: ['active']}),
   }
 
   async run(): Promise<RegisterOutcome> {
@@ -22,7 +23,7 @@ export default class Register extends QmCommand {
       name: args.name,
       ...(flags.port === undefined ? {} : {port: flags.port}),
       ...(flags.host === undefined ? {} : {host: flags.host}),
-      active: !flags.inactive,
+      ...(flags.active || flags.inactive ? {active: !flags.inactive} : {}),
     })
     if (!this.jsonEnabled()) {
       this.out(String(outcome.endpoint.port))

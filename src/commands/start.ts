@@ -38,6 +38,12 @@ export default class Start extends QmCommand {
       }
       for (const result of failed) this.diag(renderFailure(c, result))
     }
+    if (report.daemonStarted) {
+      // Once per daemon: this run started it. The check is qm doctor's reserved-ports.
+      const {reservedPortsWarning} = await import('../doctor/reserved-ports.js')
+      const warning = reservedPortsWarning(manifest.portRange)
+      if (warning) this.diag(`${c.yellow('warning')} ${warning}`)
+    }
     if (failed.length > 0) this.setExitCode(1)
     return report
   }

@@ -1,10 +1,10 @@
 import {Args, Flags} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
-import {unregisterEndpoint} from '../registry/endpoints.js'
+import {unregisterService} from '../control/requests.js'
 import type {Endpoint} from '../registry/store.js'
 
 export default class Unregister extends QmCommand {
-  static override summary = 'Remove a service\'s row from the registry.'
+  static override summary = 'Remove a service\'s row from the registry; refused while the service runs.'
   static override examples = ['<%= config.bin %> unregister pdf_extractor']
   static override enableJsonFlag = true
   static override args = {name: Args.string({description: 'service name', required: true})}
@@ -15,7 +15,7 @@ export default class Unregister extends QmCommand {
   async run(): Promise<Endpoint> {
     const {args, flags} = await this.parse(Unregister)
     const manifest = await this.loadManifest(flags.manifest)
-    const endpoint = await unregisterEndpoint(manifest, args.name, flags.host)
+    const endpoint = await unregisterService(manifest, args.name, flags.host)
     if (!this.jsonEnabled()) this.out(`unregistered ${endpoint.name} (port ${endpoint.port}, host ${endpoint.host})`)
     return endpoint
   }

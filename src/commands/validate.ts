@@ -1,5 +1,6 @@
 import {QmCommand} from '../cli/qm-command.js'
 import type {Manifest} from '../manifest/types.js'
+import {describeRegistry} from '../registry/open.js'
 import {renderTable} from '../ui/table.js'
 
 export default class Validate extends QmCommand {
@@ -12,7 +13,7 @@ export default class Validate extends QmCommand {
     const {flags} = await this.parse(Validate)
     const manifest = await this.loadManifest(flags.manifest)
     if (!this.jsonEnabled()) {
-      this.out(`${manifest.file}: valid, ${manifest.services.length} service(s), ports ${manifest.portRange[0]}-${manifest.portRange[1]}, registry ${manifest.registry.path} (table ${manifest.registry.table}, host ${manifest.registry.host})`)
+      this.out(`${manifest.file}: valid, ${manifest.services.length} service(s), ports ${manifest.portRange[0]}-${manifest.portRange[1]}, registry ${describeRegistry(manifest.registry)} (table ${manifest.registry.table}, host ${manifest.registry.host})`)
       const rows = manifest.services.map((s) => [
         s.name,
         String(s.port),

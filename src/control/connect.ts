@@ -5,11 +5,11 @@
 import {spawn} from 'node:child_process'
 import {closeSync, mkdirSync, openSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
-import {QmError} from '../errors.js'
+import {QmError, qmErrorFromJSON} from '../errors.js'
 import type {Manifest} from '../manifest/types.js'
 import {lastLines} from '../supervisor/log-files.js'
 import {ControlClient} from './client.js'
-import {daemonPaths} from './paths.js'
+import {DAEMON_REFUSED, daemonPaths} from './paths.js'
 
 const DAEMON_ENTRY = fileURLToPath(new URL('./daemon-main.js', import.meta.url))
 const DAEMON_START_TIMEOUT_MS = 15_000
@@ -33,11 +33,19 @@ export async function connectOrStartDaemon(manifest: Manifest): Promise<{client:
   // child_process rather than execa: this runs in the CLI, where every import costs start-up time.
   const child = spawn(process.execPath, [DAEMON_ENTRY, manifest.file], {detached: true, stdio: ['ignore', logFd, logFd], cwd: manifest.dir})
   closeSync(logFd)
+  // A daemon that refuses to start (its registry out of reach) exits 1 at once; its reason
+  // is this command's error then, rather than a timeout 15 s later. One that lost the race
+  // to another daemon exits 0, and the winner answers.
+  let failed = false
+  child.once('exit', (code) => {
+    failed = code !== 0
+  })
   child.unref()
   const deadline = performance.now() + DAEMON_START_TIMEOUT_MS
   for (let pauseMs = 5; performance.now() < deadline; pauseMs = Math.min(50, pauseMs * 2)) {
     const client = await connectToDaemon(manifest)
     if (client) return {client, started: true}
+    if (failed) throw daemonRefusal(paths.logFile)
     await new Promise((resolve) => setTimeout(resolve, pauseMs))
   }
   throw new QmError(
@@ -46,4 +54,17 @@ export async function connectOrStartDaemon(manifest: Manifest): Promise<{client:
     'DAEMON_START',
     `its log ${paths.logFile} ends with: ${lastLines(paths.logFile, 3).join(' | ') || '(nothing)'}`,
   )
+}
+
+function daemonRefusal(logFile: string): QmError {
+  const tail = lastLines(logFile, 20)
+  const line = tail.findLast((text) => text.includes(DAEMON_REFUSED))
+  if (line !== undefined) {
+    try {
+      return qmErrorFromJSON(JSON.parse(line.slice(line.indexOf(DAEMON_REFUSED) + DAEMON_REFUSED.length)))
+    } catch {
+      // Not the JSON the daemon writes: fall through to the log's last lines.
+    }
+  }
+  return new QmError('the qm daemon exited as it started', 1, 'DAEMON_START', `its log ${logFile} ends with: ${tail.slice(-3).join(' | ') || '(nothing)'}`)
 }

@@ -1,8 +1,10 @@
 // The background daemon's entry point, started detached by `qm start`:
 //   node dist/control/daemon-main.js /path/to/services.yaml
 // A second daemon for the same manifest finds the lock taken and leaves quietly.
+import {QmError} from '../errors.js'
 import {loadManifest} from '../manifest/load.js'
 import {Daemon, DaemonBusyError} from './daemon.js'
+import {DAEMON_REFUSED} from './paths.js'
 
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
 
@@ -32,7 +34,10 @@ if (!manifestFile) {
 main(manifestFile).then(
   () => process.exit(0),
   (error: unknown) => {
-    log(`daemon failed: ${(error as Error).stack ?? String(error)}`)
+    // A QmError (the registry out of reach, say) is a refusal the CLI that started this
+    // daemon reports as its own, so it goes to the log as JSON it reads back.
+    if (error instanceof QmError) log(`${DAEMON_REFUSED} ${JSON.stringify(error.toJSON())}`)
+    else log(`daemon failed: ${(error as Error).stack ?? String(error)}`)
     process.exit(1)
   },
 )

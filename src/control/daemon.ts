@@ -54,13 +54,19 @@ export class Daemon {
     const paths = daemonPaths(manifest.stateDir)
     const lock = DaemonLock.tryAcquire(paths.lockFile)
     if (!lock) throw new DaemonBusyError(manifest.file)
-    const supervisor = Supervisor.open(manifest, {
-      onTransition: (t) => {
-        log(`${t.name}: ${t.from} → ${t.to}: ${t.cause}`)
-        options.onTransition?.(t)
-      },
-      warn: log,
-    })
+    let supervisor: Supervisor
+    try {
+      supervisor = await Supervisor.open(manifest, {
+        onTransition: (t) => {
+          log(`${t.name}: ${t.from} → ${t.to}: ${t.cause}`)
+          options.onTransition?.(t)
+        },
+        warn: log,
+      })
+    } catch (error) {
+      lock.release()
+      throw error
+    }
     const daemon = new Daemon(manifest, supervisor, lock, log)
     const {adopted, gone} = supervisor.adoptRecorded()
     if (adopted.length > 0) log(`adopted ${adopted.length} running service(s) from a previous daemon: ${adopted.join(', ')}`)
@@ -88,7 +94,7 @@ export class Daemon {
       case 'ping':
         return {pid: process.pid, manifest: this.manifest.file}
       case 'status':
-        return {daemon: {pid: process.pid}, services: this.supervisor.status(names)}
+        return {daemon: {pid: process.pid}, services: this.supervisor.status(names), registry: this.supervisor.registryBacklog()}
       case 'shutdown':
         void this.close({stopServices: request.params?.stopServices !== false})
         return {pid: process.pid}

@@ -8,6 +8,9 @@ import {join} from 'node:path'
 
 const MAX_SOCKET_PATH_BYTES = 100
 
+/** Starts the daemon log line that carries a start-up refusal, as JSON, to the CLI that started it. */
+export const DAEMON_REFUSED = 'daemon refused to start:'
+
 export interface DaemonPaths {
   socket: string
   pidFile: string

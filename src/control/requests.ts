@@ -1,13 +1,17 @@
 // What each CLI command asks of the daemon, typed. Commands call these and render;
 // `qm status` falls back to the recorded state when no daemon answers.
 import {expiringCertificates, type ExpiringCertificate} from '../certs/expiry.js'
+import {QmError} from '../errors.js'
 import type {Manifest} from '../manifest/types.js'
-import {ChildRecords} from '../registry/child-records.js'
+import {unregisterEndpoint} from '../registry/endpoints.js'
+import type {Endpoint} from '../registry/store.js'
+import {ChildRecords, childRecordsPath} from '../registry/child-records.js'
 import {instanceNames} from '../supervisor/instances.js'
 import {isSameProcess, processStartTime} from '../supervisor/proc.js'
 import {waitUntil} from '../supervisor/process-group.js'
 import type {AttemptResult, InstanceStatus, Transition} from '../supervisor/service-runner.js'
-import {childRecordsPath, type ReloadReport, type StopResult} from '../supervisor/supervisor.js'
+import type {RegistryBacklog} from '../supervisor/registry-writes.js'
+import type {ReloadReport, StopResult} from '../supervisor/supervisor.js'
 import type {ControlClient} from './client.js'
 import {connectOrStartDaemon, connectToDaemon} from './connect.js'
 
@@ -25,6 +29,8 @@ export interface StatusReport {
   services: InstanceStatus[]
   /** Certificates in use that expire within 30 days, or already have. */
   certificates: ExpiringCertificate[]
+  /** is_active changes the daemon could not write yet (the registry out of reach); null without a daemon. */
+  registry: RegistryBacklog | null
 }
 
 async function withClient<T>(client: ControlClient, work: (client: ControlClient) => Promise<T>): Promise<T> {
@@ -73,9 +79,9 @@ export async function serviceStatus(manifest: Manifest, names: string[]): Promis
   const client = await connectToDaemon(manifest)
   if (client) {
     const reply = await withClient(client, (c) => c.request<Omit<StatusReport, 'certificates'>>('status', {names}))
-    return {...reply, certificates}
+    return {...reply, certificates, registry: reply.registry ?? null}
   }
-  return {daemon: null, services: recordedStatus(manifest, names), certificates}
+  return {daemon: null, services: recordedStatus(manifest, names), certificates, registry: null}
 }
 
 /** What the records say, with each recorded process checked against the kernel. */
@@ -108,4 +114,15 @@ function recordedStatus(manifest: Manifest, names: string[]): InstanceStatus[] {
     }
   }
   return rows
+}
+
+/** Refuses while the service runs on this host: its row is how the platform finds it. */
+export async function unregisterService(manifest: Manifest, name: string, host?: string): Promise<Endpoint> {
+  if (host === undefined || host === manifest.registry.host) {
+    const running = (await serviceStatus(manifest, [])).services.find((row) => row.name === name && row.pid !== null)
+    if (running) {
+      throw new QmError(`${name} is running (pid ${running.pid}); its row is how the platform finds it`, 1, 'SERVICE_RUNNING', `qm stop ${name} first`)
+    }
+  }
+  return unregisterEndpoint(manifest, name, host)
 }

@@ -2,7 +2,7 @@
 // registry) or of host:port, with the manifest's health settings unless flags say
 // otherwise. Like grpc-health-probe, but it speaks the guide's Call as well.
 import {resolve} from 'node:path'
-import {NotRegisteredError} from '../errors.js'
+import {NotRegisteredError, UsageError} from '../errors.js'
 import {parseHostPort, resolveCallTarget, type TargetRequest} from '../call/target.js'
 import {loadManifest} from '../manifest/load.js'
 import {certPaths} from '../manifest/resolve.js'
@@ -10,8 +10,10 @@ import type {ProbeType, ServiceSpec} from '../manifest/types.js'
 import {assertServiceName} from '../registry/endpoints.js'
 import {withEndpointStore} from '../registry/open.js'
 import {formatHostPort} from './dial-guard.js'
+import {clearStreak, failureStreakFile, recordProbe} from './failure-streak.js'
 import {probeOnce} from './probe.js'
 import {DEFAULT_SERVER_NAME, DEFAULT_VERSION_KEYS, type ProbeResult, type ProbeTarget} from './types.js'
+import {waitUntilServing} from './wait.js'
 
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2000
 
@@ -19,6 +21,10 @@ export interface HealthRequest extends TargetRequest {
   type?: ProbeType
   timeoutMs?: number
   serverName?: string
+  /** Probe again until SERVING or this long has passed, instead of once. */
+  waitMs?: number
+  /** Count failures in a row of a NAME across runs; the report says when they reach this many. */
+  failuresBeforeExit?: number
 }
 
 export interface HealthReport extends ProbeResult {
@@ -26,19 +32,37 @@ export interface HealthReport extends ProbeResult {
   target: string
   host: string
   port: number
+  /** With failuresBeforeExit: failed probes in a row, this one included (0 when SERVING). */
+  failuresInRow?: number
 }
 
 export async function checkHealth(req: HealthRequest): Promise<HealthReport> {
-  const {target, service} = await resolveHealthTarget(req)
-  const result = await probeOnce(req.serverName === undefined ? target : {...target, serverName: req.serverName}, {
+  if (req.failuresBeforeExit !== undefined && parseHostPort(req.target)) {
+    throw new UsageError('--failures-before-exit needs a service NAME, not host:port', 'the count is kept per service beside its manifest')
+  }
+  const {target, service, stateDir} = await resolveHealthTarget(req)
+  const probeTarget = req.serverName === undefined ? target : {...target, serverName: req.serverName}
+  const options = {
     type: req.type ?? service?.health.type ?? 'auto',
     timeoutMs: req.timeoutMs ?? service?.health.timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
     versionKeys: service?.health.versionKeys ?? DEFAULT_VERSION_KEYS,
-  })
-  return {target: req.target, host: target.host, port: target.port, ...result}
+  }
+  const result = req.waitMs === undefined ? await probeOnce(probeTarget, options) : await waitUntilServing(probeTarget, {...options, startTimeoutMs: req.waitMs})
+  const report: HealthReport = {target: req.target, host: target.host, port: target.port, ...result}
+  if (stateDir === undefined) return report
+  const file = failureStreakFile(stateDir, req.target)
+  if (req.failuresBeforeExit !== undefined) {
+    report.failuresInRow = recordProbe(file, result.status === 'SERVING')
+    // The streak has been acted on once it is reported: the next failure counts from one.
+    if (report.failuresInRow >= req.failuresBeforeExit) clearStreak(file)
+  } else if (req.waitMs !== undefined && result.status === 'SERVING') {
+    // A service that has just become ready starts its liveness count afresh, as a restart does in the daemon.
+    clearStreak(file)
+  }
+  return report
 }
 
-async function resolveHealthTarget(req: HealthRequest): Promise<{target: ProbeTarget; service?: ServiceSpec}> {
+async function resolveHealthTarget(req: HealthRequest): Promise<{target: ProbeTarget; service?: ServiceSpec; stateDir?: string}> {
   if (parseHostPort(req.target)) {
     const {host, port, certs, serverName} = await resolveCallTarget(req)
     return {target: {host, port, certs, serverName}}
@@ -55,13 +79,14 @@ async function resolveHealthTarget(req: HealthRequest): Promise<{target: ProbeTa
   if (!service && req.certsDir === undefined) {
     // A registered service the manifest does not list: qm's call target knows which certificates fit.
     const {certs, serverName} = await resolveCallTarget(req)
-    return {target: {host: '127.0.0.1', port, certs, serverName}}
+    return {target: {host: '127.0.0.1', port, certs, serverName}, stateDir: manifest.stateDir}
   }
   const certs = req.certsDir !== undefined ? certPaths(resolve(req.cwd, req.certsDir)) : service!.certs
   return {
     // Services of this host are dialled on loopback, where the dial guard can see their listener.
     target: {host: '127.0.0.1', port, certs, serverName: service?.health.serverName ?? DEFAULT_SERVER_NAME},
     ...(service ? {service} : {}),
+    stateDir: manifest.stateDir,
   }
 }
 
@@ -79,5 +104,6 @@ export function describeHealth(report: HealthReport): string {
   if (report.status === 'SERVING') {
     return `${who} SERVING via ${METHOD_NAMES[report.method]} in ${report.latencyMs.toFixed(1)} ms${version}`
   }
-  return `${who} ${report.status}: ${report.reason ?? `via ${METHOD_NAMES[report.method]}`}${version ? ` (version ${report.version})` : ''}`
+  const streak = report.failuresInRow === undefined ? '' : `; ${report.failuresInRow} in a row`
+  return `${who} ${report.status}: ${report.reason ?? `via ${METHOD_NAMES[report.method]}`}${version ? ` (version ${report.version})` : ''}${streak}`
 }

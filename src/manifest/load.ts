@@ -20,10 +20,27 @@ export async function loadManifest(options: FindManifestOptions): Promise<Manife
   return parseManifestText(file, text, options)
 }
 
+/**
+ * For commands that can work without a manifest (qm call host:port, qm certs check): a
+ * manifest named by -f or QM_MANIFEST must load; one merely absent gives undefined.
+ */
+export async function loadOptionalManifest(options: FindManifestOptions): Promise<Manifest | undefined> {
+  const named = options.flag !== undefined || Boolean(options.env.QM_MANIFEST)
+  if (!named) {
+    try {
+      findManifest(options)
+    } catch (error) {
+      if (error instanceof ManifestError) return undefined
+      throw error
+    }
+  }
+  return loadManifest(options)
+}
+
 export async function parseManifestText(file: string, text: string, {env, cwd}: Pick<FindManifestOptions, 'env' | 'cwd'>): Promise<Manifest> {
   const source = ManifestSource.parse(file, text, cwd)
   interpolate(source, env)
   const raw: unknown = source.doc.toJS()
   await validateAgainstSchema(source, raw)
-  return resolveManifest(source, raw as RawManifest)
+  return resolveManifest(source, raw as RawManifest, env)
 }

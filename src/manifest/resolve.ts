@@ -2,8 +2,10 @@
 // real services, no cycles), then defaults merged into each service with durations
 // in milliseconds and paths made absolute.
 import {isAbsolute, join, resolve} from 'node:path'
+import {ManifestError} from '../errors.js'
+import {DatabaseUrl, urlProblem} from '../registry/database-url.js'
 import type {FieldPath, ManifestSource} from './source.js'
-import type {BackoffSettings, CertPaths, HealthSettings, LogSettings, Manifest, ServiceSpec} from './types.js'
+import type {BackoffSettings, CertPaths, HealthSettings, LogSettings, Manifest, RegistrySettings, ServiceSpec} from './types.js'
 import {durationMs, sizeBytes} from './units.js'
 
 export const DEFAULT_PORT_RANGE: [number, number] = [50051, 50090]
@@ -13,6 +15,8 @@ export const STATE_DIR_NAME = '.qm'
 interface RawHealth {type?: HealthSettings['type']; interval?: string; timeout?: string; start_timeout?: string; failure_threshold?: number; server_name?: string; version_key?: string}
 interface RawBackoff {initial?: string; max?: string; factor?: number; reset_after?: string; max_failures?: number}
 interface RawLogs {max_size?: string; keep?: number}
+type RawResourceList = {cpu?: string | number; memory?: string | number}
+interface RawResources {requests?: RawResourceList; limits?: RawResourceList}
 interface RawSettings {
   certs?: string
   max_workers?: number
@@ -24,6 +28,7 @@ interface RawSettings {
   health?: RawHealth
   backoff?: RawBackoff
   logs?: RawLogs
+  resources?: RawResources
 }
 interface RawService extends RawSettings {
   command: string[]
@@ -34,13 +39,13 @@ interface RawService extends RawSettings {
 }
 export interface RawManifest {
   version: 1
-  registry?: {path?: string; table?: string; host?: string}
+  registry?: {path?: string; url?: string; table?: string; host?: string}
   port_range?: [number, number]
   defaults?: RawSettings
   services: Record<string, RawService>
 }
 
-export function resolveManifest(source: ManifestSource, raw: RawManifest): Manifest {
+export function resolveManifest(source: ManifestSource, raw: RawManifest, env: NodeJS.ProcessEnv = {}): Manifest {
   const dir = resolve(source.file, '..')
   const portRange = raw.port_range ?? DEFAULT_PORT_RANGE
   if (portRange[0] > portRange[1]) {
@@ -48,6 +53,7 @@ export function resolveManifest(source: ManifestSource, raw: RawManifest): Manif
   }
   checkPorts(source, raw, portRange)
   checkDependencies(source, raw)
+  const registry = resolveRegistry(source, raw, dir, env)
 
   const defaults = raw.defaults ?? {}
   const services = Object.entries(raw.services).map(([name, service]) => resolveService(dir, name, defaults, service))
@@ -56,15 +62,31 @@ export function resolveManifest(source: ManifestSource, raw: RawManifest): Manif
     file: source.file,
     dir,
     stateDir,
-    registry: {
-      kind: 'sqlite',
-      path: resolve(dir, raw.registry?.path ?? join(STATE_DIR_NAME, 'registry.sqlite3')),
-      table: raw.registry?.table ?? 'core_serviceendpoint',
-      host: raw.registry?.host ?? 'localhost',
-    },
+    registry,
     portRange: [portRange[0], portRange[1]],
     services,
   }
+}
+
+/** SQLite at registry.path (default .qm/registry.sqlite3), or PostgreSQL at QM_REGISTRY_URL or registry.url. */
+function resolveRegistry(source: ManifestSource, raw: RawManifest, dir: string, env: NodeJS.ProcessEnv): RegistrySettings {
+  const table = raw.registry?.table ?? 'core_serviceendpoint'
+  const host = raw.registry?.host ?? 'localhost'
+  if (raw.registry?.url !== undefined && raw.registry.path !== undefined) {
+    throw source.error(['registry', 'url'], 'url and path are exclusive: url names a PostgreSQL registry, path an SQLite file', 'keep one of them', {atKey: true})
+  }
+  const fromEnv = env.QM_REGISTRY_URL
+  if (fromEnv) {
+    const problem = urlProblem(fromEnv)
+    if (problem) throw new ManifestError(`QM_REGISTRY_URL ${problem}`, 'unset it to use the manifest\'s registry')
+    return {kind: 'postgres', url: new DatabaseUrl(fromEnv), table, host}
+  }
+  if (raw.registry?.url !== undefined) {
+    const problem = urlProblem(raw.registry.url)
+    if (problem) throw source.error(['registry', 'url'], problem, 'for example postgres://qm@db.example:5432/platform?sslmode=verify-full')
+    return {kind: 'postgres', url: new DatabaseUrl(raw.registry.url), table, host}
+  }
+  return {kind: 'sqlite', path: resolve(dir, raw.registry?.path ?? join(STATE_DIR_NAME, 'registry.sqlite3')), table, host}
 }
 
 function checkPorts(source: ManifestSource, raw: RawManifest, [first, last]: readonly [number, number]): void {
@@ -152,6 +174,8 @@ function resolveService(dir: string, name: string, defaults: RawSettings, servic
     instances: service.instances ?? 1,
   }
   if (service.expected_version !== undefined) spec.expectedVersion = service.expected_version
+  const resources = pick('resources')
+  if (resources !== undefined) spec.resources = resolveResources(resources)
   return spec
 }
 
@@ -175,6 +199,11 @@ function resolveBackoff(raw: RawBackoff): BackoffSettings {
     resetAfterMs: durationMs(raw.reset_after ?? '60s'),
     maxFailures: raw.max_failures ?? 10,
   }
+}
+
+function resolveResources(raw: RawResources): NonNullable<ServiceSpec['resources']> {
+  const list = (entry: RawResourceList) => Object.fromEntries(Object.entries(entry).map(([key, value]) => [key, String(value)]))
+  return {...(raw.requests ? {requests: list(raw.requests)} : {}), ...(raw.limits ? {limits: list(raw.limits)} : {})}
 }
 
 function resolveLogs(raw: RawLogs): LogSettings {

@@ -1,5 +1,6 @@
 // The manifest as the rest of qm sees it: every default applied, every duration in
 // milliseconds, every path absolute. Nothing outside src/manifest reads raw YAML.
+import type {DatabaseUrl} from '../registry/database-url.js'
 
 export type RestartPolicy = 'always' | 'on-failure' | 'never'
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'
@@ -39,6 +40,18 @@ export interface CertPaths {
   clientKey: string
 }
 
+/** Kubernetes quantities as the manifest writes them ("250m", "0.5", "128Mi"). */
+export interface ResourceList {
+  cpu?: string
+  memory?: string
+}
+
+/** Requests and limits for `qm export` (Kubernetes resources, systemd CPUQuota/MemoryMax); qm itself enforces none. */
+export interface ResourceSettings {
+  requests?: ResourceList
+  limits?: ResourceList
+}
+
 export interface ServiceSpec {
   name: string
   command: string[]
@@ -56,11 +69,23 @@ export interface ServiceSpec {
   expectedVersion?: string
   dependsOn: string[]
   instances: number
+  resources?: ResourceSettings
 }
 
-export interface RegistrySettings {
+export type RegistrySettings = SqliteRegistrySettings | PostgresRegistrySettings
+
+export interface SqliteRegistrySettings {
   kind: 'sqlite'
   path: string
+  table: string
+  host: string
+}
+
+/** registry.url, or QM_REGISTRY_URL, which overrides the manifest. */
+export interface PostgresRegistrySettings {
+  kind: 'postgres'
+  /** Shows itself with the password masked; reveal() is for the driver only. */
+  url: DatabaseUrl
   table: string
   host: string
 }

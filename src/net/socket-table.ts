@@ -1,6 +1,7 @@
 // The kernel's TCP socket table as /proc/net/tcp and /proc/net/tcp6 show it: which ports
-// have a listener, and what state every socket is in. Synchronous and dependency-free, so
-// that the registry's port allocation and the health probe's dial guard can both ask it.
+// have a listener, what state every socket is in, and its inode, which names the processes
+// holding it (port-holders.ts). Synchronous and dependency-free, so that the registry's port
+// allocation, the health probe's dial guard and qm doctor can all ask it.
 import {accessSync, closeSync, constants, openSync, readSync} from 'node:fs'
 import {endianness} from 'node:os'
 import {QmError} from '../errors.js'
@@ -45,6 +46,12 @@ export interface TcpSocket {
   remoteAddress: string
   remotePort: number
   state: TcpState
+  /**
+   * The socket's inode, which /proc/PID/fd/N links name as socket:[INODE]: how a socket is
+   * traced to the processes holding it. 0 for a TIME_WAIT, or a closing connection whose
+   * process let go of it: no process owns those.
+   */
+  inode: number
 }
 
 export const SOCKET_TABLE_FILES: readonly string[] = ['/proc/net/tcp', '/proc/net/tcp6']
@@ -138,6 +145,7 @@ function parseTables(files: readonly string[], onlyListen: boolean): TcpSocket[]
         remoteAddress: decodeAddress(remote.hex),
         remotePort: remote.port,
         state,
+        inode: fields[9] === undefined ? 0 : Number(fields[9]),
       })
     }
   }

@@ -3,7 +3,7 @@
 // after a crash reads these to adopt living services instead of starting second copies,
 // and `qm status` reads them when no daemon answers.
 import {mkdirSync} from 'node:fs'
-import {dirname} from 'node:path'
+import {dirname, join} from 'node:path'
 import Database from 'better-sqlite3'
 import {RegistryError} from '../errors.js'
 
@@ -39,6 +39,10 @@ export interface TransitionRecord {
 
 const KEPT_TRANSITIONS = 2000
 
+export function childRecordsPath(manifest: {stateDir: string}): string {
+  return join(manifest.stateDir, 'state.sqlite3')
+}
+
 export class ChildRecords {
   private readonly db: Database.Database
 
@@ -70,11 +74,18 @@ export class ChildRecords {
 
   /** For `qm status` without a daemon: undefined when qm never ran here. */
   static openReadOnly(file: string): ChildRecords | undefined {
+    let records: ChildRecords
     try {
-      return new ChildRecords(file, true)
+      records = new ChildRecords(file, true)
     } catch {
       return undefined // no state file yet: nothing was ever started from this manifest
     }
+    // A daemon that has just created the file may not have created its tables yet.
+    if (!records.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'children'`).get()) {
+      records.close()
+      return undefined
+    }
+    return records
   }
 
   all(): ChildRecord[] {

@@ -12,6 +12,7 @@ export interface RegisterOptions {
   name: string
   port?: number
   host?: string
+  /** is_active of a new row (default true); when given, an existing row's is_active is set to it too. */
   active?: boolean
 }
 
@@ -28,16 +29,21 @@ export async function registerEndpoint(manifest: Manifest, options: RegisterOpti
     throw new UsageError(`port ${options.port} is outside ${first}-${last}`, 'choose a port in port_range, or leave out --port')
   }
   const host = options.host ?? manifest.registry.host
-  return withEndpointStore(manifest.registry, (store) =>
-    store.register({
+  return withEndpointStore(manifest.registry, async (store) => {
+    const outcome = await store.register({
       name: options.name,
       host,
       ...(options.port === undefined ? {} : {port: options.port}),
       active: options.active ?? true,
       range: manifest.portRange,
       portInUse: localPortUsage(host),
-    }),
-  )
+    })
+    // An exported systemd unit marks its row active once the service is healthy and
+    // inactive after it stops; the port and the rest of the row stay as they are.
+    if (outcome.created || options.active === undefined || outcome.endpoint.active === options.active) return outcome
+    await store.setActive(options.name, host, options.active)
+    return {...outcome, endpoint: {...outcome.endpoint, active: options.active}}
+  })
 }
 
 export async function unregisterEndpoint(manifest: Manifest, name: string, host?: string): Promise<Endpoint> {
@@ -45,16 +51,31 @@ export async function unregisterEndpoint(manifest: Manifest, name: string, host?
 }
 
 export interface EndpointListing {
-  host: string
+  /** The host listed; null when every host is. */
+  host: string | null
   portRange: [number, number]
-  free: number
+  /** Ports of port_range no row of the host holds; null when every host is listed (see hosts). */
+  free: number | null
   endpoints: Endpoint[]
+  /** With every host listed: each host's rows and free ports, by host name. */
+  hosts?: HostUsage[]
 }
 
-export async function listEndpoints(manifest: Manifest, host?: string): Promise<EndpointListing> {
+export interface HostUsage {
+  host: string
+  registered: number
+  free: number
+}
+
+/** One host's rows (default registry.host), or with allHosts every host's, by host and port. */
+export async function listEndpoints(manifest: Manifest, host?: string, allHosts = false): Promise<EndpointListing> {
   const listHost = host ?? manifest.registry.host
-  const endpoints = await withEndpointStore(manifest.registry, (store) => store.list(listHost))
+  const endpoints = await withEndpointStore(manifest.registry, (store) => store.list(allHosts ? undefined : listHost))
   const [first, last] = manifest.portRange
-  const held = new Set(endpoints.map((endpoint) => endpoint.port).filter((port) => port >= first && port <= last))
-  return {host: listHost, portRange: [first, last], free: last - first + 1 - held.size, endpoints}
+  const freeOf = (rows: Endpoint[]) => last - first + 1 - new Set(rows.map((row) => row.port).filter((port) => port >= first && port <= last)).size
+  if (!allHosts) return {host: listHost, portRange: [first, last], free: freeOf(endpoints), endpoints}
+  const byHost = new Map<string, Endpoint[]>()
+  for (const endpoint of endpoints) byHost.set(endpoint.host, [...(byHost.get(endpoint.host) ?? []), endpoint])
+  const hosts = [...byHost.keys()].sort().map((name) => ({host: name, registered: byHost.get(name)!.length, free: freeOf(byHost.get(name)!)}))
+  return {host: null, portRange: [first, last], free: null, endpoints, hosts}
 }

@@ -174,7 +174,8 @@ async function planService(req: NewServiceRequest): Promise<ServicePlan> {
     }
   }
   // Read only when the registry exists: opening it would create it, and this is still the checking.
-  if (existsSync(manifest.registry.path)) {
+  // A PostgreSQL registry is a shared server's table, read whether or not qm made it.
+  if (manifest.registry.kind === 'postgres' || existsSync(manifest.registry.path)) {
     const host = manifest.registry.host
     const rows = await withEndpointStore(manifest.registry, (store) => store.list(host))
     const mine = rows.find((row) => row.name === req.name)
@@ -191,7 +192,8 @@ async function planService(req: NewServiceRequest): Promise<ServicePlan> {
   }
   if (req.language === 'python') await checkPythonGrpc(python)
 
-  const registryPaths = ['', '-wal', '-shm'].map((suffix) => `${manifest.registry.path}${suffix}`)
+  const registryFile = manifest.registry.kind === 'sqlite' ? manifest.registry.path : undefined
+  const registryPaths = registryFile === undefined ? [] : ['', '-wal', '-shm'].map((suffix) => `${registryFile}${suffix}`)
   return {
     manifestFile,
     manifestCreated: currentText === undefined,
@@ -202,7 +204,7 @@ async function planService(req: NewServiceRequest): Promise<ServicePlan> {
     entry,
     python,
     certsDir: spec.certs.dir,
-    newRegistryPaths: [firstMissingAncestor(dirname(manifest.registry.path)), ...registryPaths].filter(
+    newRegistryPaths: [registryFile === undefined ? undefined : firstMissingAncestor(dirname(registryFile)), ...registryPaths].filter(
       (path): path is string => path !== undefined && !existsSync(path),
     ),
   }
@@ -228,7 +230,8 @@ async function locateManifest(req: NewServiceRequest): Promise<{file: string; te
 }
 
 async function registerFirst(plan: ServicePlan, req: NewServiceRequest): Promise<{endpoint: Endpoint; created: boolean}> {
-  const outcome = await registerEndpoint(plan.manifest, {name: req.name, ...(req.port === undefined ? {} : {port: req.port})})
+  // Inactive until it runs: qm start marks a row active once its service is healthy.
+  const outcome = await registerEndpoint(plan.manifest, {name: req.name, active: false, ...(req.port === undefined ? {} : {port: req.port})})
   if (!outcome.created) {
     // Another writer registered the name between the check and now.
     throw new NameTakenError(`${req.name} is already registered on port ${outcome.endpoint.port} (host ${outcome.endpoint.host})`, 'choose another name')

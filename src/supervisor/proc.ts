@@ -40,6 +40,12 @@ export function processStartTime(pid: number): number | undefined {
   return stat && stat.state !== 'Z' ? stat.startTicks : undefined
 }
 
+/** The process group the process is in; undefined when it does not exist. */
+export function processGroupOf(pid: number): number | undefined {
+  const stat = readStat(pid)
+  return stat && stat.state !== 'Z' ? stat.pgrp : undefined
+}
+
 /** The same process as recorded: alive, not a zombie, and started at the recorded tick. */
 export function isSameProcess(pid: number, startTime: number): boolean {
   return processStartTime(pid) === startTime

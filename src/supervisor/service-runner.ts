@@ -7,16 +7,18 @@ import type {ProbeChannels} from '../health/probe.js'
 import type {ProbeResult, ProbeTarget} from '../health/types.js'
 import {waitUntilServing} from '../health/wait.js'
 import type {ServiceSpec} from '../manifest/types.js'
-import {isListening} from '../net/socket-table.js'
+import type {ListenerSnapshots} from '../net/listener-snapshots.js'
+import type {TcpSocket} from '../net/socket-table.js'
 import type {ChildRecord, ChildRecords} from '../registry/child-records.js'
 import {localPortUsage} from '../registry/port-usage.js'
 import type {EndpointStore} from '../registry/store.js'
 import {watchAdoptedExit} from './exit-watch.js'
 import {launchFingerprint, serviceArgv, type ServiceInstance} from './instances.js'
 import {lastLines, logPath} from './log-files.js'
-import {assertPortFree, portHolder, resolveExecutable, SpawnRefused} from './preflight.js'
+import {assertPortFree, bindFailure, resolveExecutable, SpawnRefused} from './preflight.js'
 import {cpuPercent, isSameProcess, sampleUsage, startTimeToEpochMs, type UsageSample} from './proc.js'
 import {stopGroup, waitUntil} from './process-group.js'
+import {isRegistryOutage, type RegistryWrites} from './registry-writes.js'
 import {nextRestart, policyRestarts} from './restart-policy.js'
 import {spawnProcess, type ExitInfo} from './spawn.js'
 import {canMove, IllegalTransition, LIVE_STATES, type ServiceState} from './states.js'
@@ -34,8 +36,11 @@ export interface RunnerContext {
   registryHost: string
   portRange: readonly [number, number]
   endpoints: EndpointStore
+  /** is_active writes, kept and retried while the registry is out of reach. */
+  registryWrites: RegistryWrites
   records: ChildRecords
   channels: ProbeChannels
+  listeners: ListenerSnapshots
   onTransition: (transition: Transition) => void
   /** Wall clock, for display and records; deadlines use performance.now(). */
   nowMs: () => number
@@ -75,6 +80,12 @@ export interface InstanceStatus {
   detail: string | null
 }
 
+/** What the services of one start share: one socket table read, one check per certificate set. */
+export interface PrepareShared {
+  sockets?: readonly TcpSocket[]
+  certificateChecks?: Map<string, Promise<unknown>>
+}
+
 interface RunningProcess {
   pid: number
   startTime: number
@@ -105,6 +116,8 @@ export class ServiceRunner {
   private usage: UsageSample | undefined
   private attemptWaiters: ((result: AttemptResult) => void)[] = []
   private stopping: Promise<void> | undefined
+  /** When the current start began, on the monotonic clock, for "healthy in N ms". */
+  private launchStartedMono = 0
 
   constructor(
     public instance: ServiceInstance,
@@ -175,14 +188,28 @@ export class ServiceRunner {
    * Checks that can refuse a start before anything changes: folder, executable, port.
    * Registers the port when the service has none yet, and undoes that if a later check fails.
    */
-  async prepare(): Promise<void> {
+  async prepare(shared: PrepareShared = {}): Promise<void> {
     const {service} = this
     const host = this.context.registryHost
+    const {sockets} = shared
     resolveExecutable(this.name, service, process.env)
-    await assertCertificatesUsable(service.certs, host).catch((error: unknown) => {
+    // Services of one start mostly share one certificate set: it is checked once.
+    const certificates = shared.certificateChecks?.get(service.certs.dir) ?? assertCertificatesUsable(service.certs, host)
+    shared.certificateChecks?.set(service.certs.dir, certificates)
+    await certificates.catch((error: unknown) => {
       throw new SpawnRefused(this.name, (error as Error).message, 'qm certs check shows every finding; qm certs init makes a development set', 'CERTS')
     })
-    const existing = await this.context.endpoints.find(this.name, host)
+    const existing = await this.context.endpoints.find(this.name, host).catch((error: unknown) => {
+      // During a registry outage a service that had a port keeps it: its row is still there,
+      // only out of reach, and a restart must not wait for the database.
+      if (this.port === undefined || !isRegistryOutage(error)) throw error
+      this.context.warn(`${this.name}: keeps port ${this.port} while the registry is out of reach: ${(error as Error).message}`)
+      return {port: this.port}
+    })
+    const portChecks = {range: this.context.portRange, fixed: service.port !== 'auto', ...(sockets ? {sockets} : {})}
+    // A fixed port is checked before it is registered, so the refusal names the holder and
+    // what to do for a start (the registry's own refusal speaks of qm register's --port).
+    if (!existing && service.port !== 'auto') assertPortFree(this.name, service.port, {...portChecks, registered: false})
     let port: number
     let registeredNow = false
     if (existing) {
@@ -197,13 +224,13 @@ export class ServiceRunner {
         ...(service.port === 'auto' ? {} : {port: service.port}),
         active: false,
         range: this.context.portRange,
-        portInUse: localPortUsage(host),
+        portInUse: localPortUsage(host, sockets),
       })
       port = outcome.endpoint.port
       registeredNow = true
     }
     try {
-      assertPortFree(this.name, port)
+      assertPortFree(this.name, port, {...portChecks, registered: !registeredNow})
     } catch (error) {
       if (registeredNow) await this.context.endpoints.unregister(this.name, host)
       throw error
@@ -218,12 +245,14 @@ export class ServiceRunner {
     const port = this.port!
     let spawned
     try {
+      // The port was checked when the operator started the service (prepare). A restart does
+      // not read the socket table again: that costs milliseconds of a respawn, and a
+      // service that cannot bind exits, after which bindFailure names what holds the port.
       const executable = resolveExecutable(this.name, this.service, process.env)
-      assertPortFree(this.name, port)
       const argv = serviceArgv(this.service, port)
       spawned = await spawnProcess({executable, args: argv.slice(1), cwd: this.service.cwd, env: this.service.env, logFile: this.logFile})
     } catch (error) {
-      this.failedStart((error as Error).message)
+      this.failedStart((error as Error).message, error instanceof SpawnRefused ? error.hint : undefined)
       return
     }
     if (scope.aborted) {
@@ -250,7 +279,8 @@ export class ServiceRunner {
       const info = running.exitInfo ?? (outcome as {exitInfo: ExitInfo}).exitInfo
       this.lastExit = info
       this.process = undefined
-      this.failedStart(`${describeExit(info)} before it became healthy${this.bindHint(port)}`)
+      const held = bindFailure(port, lastLines(this.logFile, FAILED_START_LOG_LINES), this.context.portRange)
+      this.failedStart(`${describeExit(info)} before it became healthy${held ? `; port ${port} is held: ${held.what}` : ''}`, held?.fix)
       return
     }
     if (!('probe' in outcome)) return
@@ -271,12 +301,10 @@ export class ServiceRunner {
     this.scheduleStableReset(this.scope.signal)
   }
 
-  private launchStartedMono = 0
-
-  private failedStart(reason: string): void {
+  private failedStart(reason: string, hint?: string): void {
     this.detail = reason
     this.failuresInRow++
-    this.settleAttempt({...this.result(false), reason, logTail: lastLines(this.logFile, FAILED_START_LOG_LINES)})
+    this.settleAttempt({...this.result(false), reason, ...(hint ? {hint} : {}), logTail: lastLines(this.logFile, FAILED_START_LOG_LINES)})
     if (this.service.restart === 'never') {
       this.moveTo('backoff', reason)
       this.moveTo('fatal', 'restart is never: not tried again')
@@ -285,18 +313,25 @@ export class ServiceRunner {
     this.retry(reason)
   }
 
+  /** After a failure (counted already): restart at once, later, or give up as fatal. */
   private retry(reason: string): void {
     const decision = nextRestart(this.failuresInRow, this.service.backoff)
-    if (this.state !== 'backoff' && !(this.state === 'exited' && 'delayMs' in decision && decision.delayMs === 0)) this.moveTo('backoff', reason)
-    if (!decision.restart) {
-      this.moveTo('fatal', `${this.failuresInRow - 1} failures in a row; start it again with qm start ${this.name}`)
-      void this.setActive(false)
-      return
-    }
     const again = () => {
       this.restarts++
       void this.launch(`restart ${this.restarts} after ${this.failuresInRow} failure(s) in a row`)
     }
+    if (!decision.restart) {
+      if (this.state === 'starting') this.moveTo('backoff', reason)
+      this.moveTo('fatal', `${this.failuresInRow} failures in a row; start it again with qm start ${this.name}`)
+      void this.setActive(false)
+      return
+    }
+    // exited → starting is a move of its own; a failed start passes through backoff.
+    if (decision.delayMs === 0 && this.state === 'exited') {
+      again()
+      return
+    }
+    if (this.state !== 'backoff') this.moveTo('backoff', reason)
     if (decision.delayMs === 0) {
       again()
       return
@@ -343,6 +378,7 @@ export class ServiceRunner {
   }
 
   private async probeLiveness(signal: AbortSignal): Promise<void> {
+    this.context.registryWrites.retrySoon()
     if (signal.aborted || this.port === undefined) return
     let probe: ProbeResult
     try {
@@ -419,7 +455,10 @@ export class ServiceRunner {
     this.process = undefined
     if (this.port !== undefined) {
       const port = this.port
-      await waitUntil(() => !isListening(port), 2000, 10)
+      const goneAtMs = performance.now()
+      // With the whole group gone the kernel has closed its sockets; a listener that is still
+      // there belongs to a process outside the group that inherited it, and gets 2 s.
+      await waitUntil(() => !this.context.listeners.portsSince(goneAtMs).has(port), 2000, 25)
     }
     this.context.channels.drop(this.target(this.port ?? 0))
   }
@@ -496,12 +535,8 @@ export class ServiceRunner {
     })
   }
 
-  private async setActive(active: boolean): Promise<void> {
-    try {
-      await this.context.endpoints.setActive(this.name, this.context.registryHost, active)
-    } catch (error) {
-      this.context.warn(`${this.name}: could not mark the registry row ${active ? 'active' : 'inactive'}: ${(error as Error).message}`)
-    }
+  private setActive(active: boolean): Promise<void> {
+    return this.context.registryWrites.setActive(this.name, active)
   }
 
   private settleAttempt(result: AttemptResult): void {
@@ -527,11 +562,6 @@ export class ServiceRunner {
 
   private probeOptions() {
     return {type: this.service.health.type, timeoutMs: this.service.health.timeoutMs, versionKeys: this.service.health.versionKeys}
-  }
-
-  private bindHint(port: number): string {
-    const holder = portHolder(port)
-    return holder ? `; port ${port} is held: ${holder}` : ''
   }
 }
 

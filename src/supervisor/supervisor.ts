@@ -1,17 +1,19 @@
 // The supervisor core: one ServiceRunner per service instance, started in dependency
 // order, stopped dependants first, restarted one at a time, and brought in line with an
 // edited manifest. Knows nothing of sockets or terminals; the daemon and `qm up` drive it.
-import {join} from 'node:path'
 import {QmError} from '../errors.js'
 import {ProbeChannels} from '../health/probe.js'
+import {ListenerSnapshots} from '../net/listener-snapshots.js'
+import {readSocketTable} from '../net/socket-table.js'
 import type {Manifest} from '../manifest/types.js'
-import {ChildRecords} from '../registry/child-records.js'
+import {ChildRecords, childRecordsPath} from '../registry/child-records.js'
 import {openEndpointStore} from '../registry/open.js'
 import type {EndpointStore} from '../registry/store.js'
+import {RegistryWrites, type RegistryBacklog} from './registry-writes.js'
 import {startLayers, stopLayers, withDependants, withDependencies} from './dependency-order.js'
 import {expandInstances, launchFingerprint, selectInstances, type ServiceInstance} from './instances.js'
 import {bootTimeMs} from './proc.js'
-import {ServiceRunner, type AttemptResult, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
+import {ServiceRunner, type AttemptResult, type PrepareShared, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
 
 export interface SupervisorListeners {
   onTransition?: (transition: Transition) => void
@@ -30,9 +32,7 @@ export interface ReloadReport {
   unchanged: string[]
 }
 
-export function childRecordsPath(manifest: Manifest): string {
-  return join(manifest.stateDir, 'state.sqlite3')
-}
+export {childRecordsPath}
 
 export class Supervisor {
   private readonly runners = new Map<string, ServiceRunner>()
@@ -47,26 +47,35 @@ export class Supervisor {
     listeners: SupervisorListeners,
   ) {
     if (listeners.onTransition) this.transitionListeners.add(listeners.onTransition)
+    const warn = listeners.warn ?? (() => undefined)
     this.context = {
       stateDir: manifest.stateDir,
       registryHost: manifest.registry.host,
       portRange: manifest.portRange,
       endpoints,
+      registryWrites: new RegistryWrites(endpoints, manifest.registry.host, warn),
       records,
       channels,
+      listeners: new ListenerSnapshots(),
       onTransition: (transition) => {
         for (const listener of this.transitionListeners) listener(transition)
       },
       nowMs: () => Date.now(),
       bootMs: bootTimeMs(),
-      warn: listeners.warn ?? (() => undefined),
+      warn,
     }
     for (const instance of expandInstances(manifest.services)) this.runners.set(instance.name, new ServiceRunner(instance, this.context))
   }
 
-  static open(manifest: Manifest, listeners: SupervisorListeners = {}): Supervisor {
-    const endpoints = openEndpointStore(manifest.registry)
-    const records = ChildRecords.open(childRecordsPath(manifest))
+  static async open(manifest: Manifest, listeners: SupervisorListeners = {}): Promise<Supervisor> {
+    const endpoints = await openEndpointStore(manifest.registry)
+    let records: ChildRecords
+    try {
+      records = ChildRecords.open(childRecordsPath(manifest))
+    } catch (error) {
+      await endpoints.close()
+      throw error
+    }
     return new Supervisor(manifest, endpoints, records, new ProbeChannels(), listeners)
   }
 
@@ -98,8 +107,11 @@ export class Supervisor {
     const services = withDependencies(this.manifest.services, new Set(wanted.map((i) => i.service.name)))
     const results: AttemptResult[] = []
     const failed = new Set<string>()
+    const certificateChecks = new Map<string, Promise<unknown>>()
     for (const layer of startLayers(services)) {
       const attempts: Promise<AttemptResult>[] = []
+      // One read of the socket table for the whole layer: each read costs several ms.
+      let shared: PrepareShared | undefined
       // Ports are allocated one runner at a time, in manifest order, so NAME gets a lower
       // port than NAME_2; the slow part, waiting for health, then runs in parallel.
       for (const service of layer) {
@@ -110,7 +122,8 @@ export class Supervisor {
             continue
           }
           try {
-            if (!runner.isUp) await runner.prepare()
+            shared ??= {sockets: readSocketTable(), certificateChecks}
+            if (!runner.isUp) await runner.prepare(shared)
             attempts.push(runner.start('started by operator', {prepared: true}))
           } catch (error) {
             attempts.push(Promise.resolve(refusal(runner, error)))
@@ -156,6 +169,11 @@ export class Supervisor {
 
   status(names: readonly string[] = []): InstanceStatus[] {
     return this.select(names).map((instance) => this.runners.get(instance.name)!.status())
+  }
+
+  /** is_active changes waiting for the registry to answer again. */
+  registryBacklog(): RegistryBacklog {
+    return this.context.registryWrites.backlog()
   }
 
   /**
@@ -205,6 +223,7 @@ export class Supervisor {
         this.context.warn(`${runner.name}: could not remove its registry row: ${(error as Error).message}`)
       })
     }
+    this.context.registryWrites.forget(runner.name)
     this.records.remove(runner.name)
   }
 
@@ -212,6 +231,7 @@ export class Supervisor {
     if (options.stopServices) await this.stop()
     this.channels.close()
     this.records.close()
+    await this.context.registryWrites.close()
     await this.endpoints.close()
   }
 

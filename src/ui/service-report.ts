@@ -3,6 +3,7 @@
 import type {ChalkInstance} from 'chalk'
 import ms from 'ms'
 import type {ExpiringCertificate} from '../certs/expiry.js'
+import type {RegistryBacklog} from '../supervisor/registry-writes.js'
 import type {AttemptResult, InstanceStatus} from '../supervisor/service-runner.js'
 import type {ServiceState} from '../supervisor/states.js'
 import {renderTable} from './table.js'
@@ -61,6 +62,13 @@ export function renderFailure(c: ChalkInstance, result: AttemptResult): string {
     for (const line of result.logTail) lines.push(`  ${c.dim('|')} ${line}`)
   }
   return lines.join('\n')
+}
+
+/** The line under the table while the daemon holds is_active changes the registry did not take. */
+export function registryBehind(c: ChalkInstance, backlog: RegistryBacklog | null): string[] {
+  if (!backlog || backlog.pendingWrites === 0) return []
+  const why = backlog.lastError ? ` (${backlog.lastError})` : ''
+  return [`${c.yellow('registry behind')}: ${backlog.pendingWrites} is_active change(s) not written yet${why}; the daemon writes them when the database answers, and services run on`]
 }
 
 export function certificateWarnings(c: ChalkInstance, certificates: readonly ExpiringCertificate[]): string[] {

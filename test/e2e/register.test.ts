@@ -67,7 +67,7 @@ describe('qm register', () => {
     const refused = await runQm(['register', 'ocr', '--port', String(port)], {cwd: dir})
     expect(refused.exitCode).toBe(1)
     const firstLine = refused.stderr.split('\n')[0]!
-    expect(firstLine).toMatch(new RegExp(`^error port ${port} is in use on this host: listening by pid ${process.pid} \\(.*node.*\\)$`))
+    expect(firstLine).toMatch(new RegExp(`^error port ${port} is in use on this host: pid ${process.pid} \\(.*node.*\\) listens on 127\\.0\\.0\\.1:${port}$`))
     expect((await rows(dir)).map((row) => row.name)).toEqual(['echo'])
   })
 

@@ -71,7 +71,7 @@ describe('the self-connect hazard is real', () => {
       // TCP simultaneous open: the SYN it sent is the SYN it receives.
       expect([socket.localPort, socket.remotePort]).toEqual([port, port])
       expect(socketsOnPort(port)).toEqual([
-        {family: 4, localAddress: '127.0.0.1', localPort: port, remoteAddress: '127.0.0.1', remotePort: port, state: 'ESTABLISHED'},
+        {family: 4, localAddress: '127.0.0.1', localPort: port, remoteAddress: '127.0.0.1', remotePort: port, state: 'ESTABLISHED', inode: expect.any(Number)},
       ])
     } finally {
       socket.destroy()

@@ -72,7 +72,9 @@ describe('the kernel socket table', () => {
       remoteAddress: '127.0.0.1',
       remotePort: port,
       state: 'ESTABLISHED',
+      inode: expect.any(Number),
     })
+    expect(mine!.inode).toBeGreaterThan(0)
   })
 
   test('decodes IPv6 and IPv4-mapped addresses as Node prints them', async () => {
@@ -120,6 +122,8 @@ describe('the kernel socket table', () => {
         '127.0.0.1:50003 127.0.0.1:40000 ESTABLISHED',
         '127.0.0.1:50005 127.0.0.1:50005 TIME_WAIT',
       ])
+      // The inode links a socket to the processes holding it; a TIME_WAIT has none.
+      expect(readSocketTable(files).map((s) => s.inode)).toEqual([4242, 4243, 4244, 0])
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }

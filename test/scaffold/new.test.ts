@@ -113,7 +113,7 @@ describe('qm new', () => {
     expect(readFileSync(join(dir, 'services.yaml'), 'utf8')).toBe(
       `${manifest}  demo_py:\n    command: [/usr/bin/python3, ms/demo_py/server.py]\n    env: {PYTHONUNBUFFERED: "1"}\n    expected_version: 1.0.0\n`,
     )
-    expect(await registryRows(dir)).toEqual([{id: 1, name: 'demo_py', host: 'localhost', port, protocol: 'grpc', active: true}])
+    expect(await registryRows(dir)).toEqual([{id: 1, name: 'demo_py', host: 'localhost', port, protocol: 'grpc', active: false}])
     expect((await runQm(['validate'], {cwd: dir})).exitCode).toBe(0)
 
     const unit = await execa(PYTHON, ['-m', 'unittest'], {cwd: join(dir, 'ms', 'demo_py'), reject: false})

@@ -125,3 +125,20 @@ describe('qm up', () => {
     expect(project.daemonPid()).toBeUndefined()
   })
 })
+
+describe('qm unregister', () => {
+  it('refuses to remove the row of a running service, and removes it once stopped', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'guide-call-server.mjs'))
+    expect((await project.qm('start')).exitCode).toBe(0)
+    const [row] = await rows(project)
+    const refused = await project.qm('unregister', 'alpha')
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toBe(`error alpha is running (pid ${row!.pid}); its row is how the platform finds it\nhint  qm stop alpha first`)
+    expect((await project.endpoints()).map((e) => e.name)).toEqual(['alpha'])
+    await project.qm('stop', 'alpha')
+    const removed = await project.qm('unregister', 'alpha')
+    expect(removed.exitCode).toBe(0)
+    expect(await project.endpoints()).toEqual([])
+  })
+})

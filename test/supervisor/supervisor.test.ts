@@ -177,7 +177,7 @@ describe('qm start refusals', () => {
       '✗ missing: executable "no-such-program-qm" not found on PATH',
       `✗ notexec: ${join(project.dir, 'services.yaml')} is not executable (mode 0644)`,
       `✗ nocwd: working folder ${join(project.dir, 'not-here')} does not exist`,
-      expect.stringMatching(new RegExp(`^✗ portheld: port ${taken} is in use on this host: listening by pid ${process.pid} \\(`)),
+      expect.stringMatching(new RegExp(`^✗ portheld: port ${taken} is already in use: pid ${process.pid} \\(.*node.*\\) listens on 127\\.0\\.0\\.1:${taken}$`)),
     ])
     expect(await project.endpoints()).toEqual([])
     const rows = (await status(project)).services

@@ -1,0 +1,71 @@
+// `qm export systemd`: checks everything that can refuse the export (names, executables,
+// the output folder) before the registry or the disk is touched, then gives each
+// instance its registry port and writes the units.
+import {join, resolve} from 'node:path'
+import {QmError} from '../errors.js'
+import type {Manifest, ServiceSpec} from '../manifest/types.js'
+import {packagePath} from '../package-paths.js'
+import {expandInstances} from '../supervisor/instances.js'
+import {resolveExecutable, SpawnRefused} from '../supervisor/preflight.js'
+import {checkOutputFolder, checkTargets, writeOutputs} from './output.js'
+import {registeredPorts} from './ports.js'
+import {projectName, selectServices} from './selection.js'
+import {detectSystemdHost, type SystemdHost} from './systemd-host.js'
+import {buildSystemdUnits, targetName, unitFileNames} from './systemd-units.js'
+
+export interface SystemdExportRequest {
+  names: readonly string[]
+  /** Default: the manifest's .qm/systemd. */
+  outDir?: string
+  user: boolean
+  force: boolean
+  cwd: string
+  env: NodeJS.ProcessEnv
+  /** Detected from this host unless given. */
+  host?: SystemdHost
+}
+
+export interface SystemdExportResult {
+  outDir: string
+  target: string
+  files: string[]
+  systemdVersion: number | null
+}
+
+export async function exportSystemd(manifest: Manifest, req: SystemdExportRequest): Promise<SystemdExportResult> {
+  const services = selectServices(manifest, req.names)
+  const executables = new Map(services.map((service) => [service.name, executableOf(service, req.env)]))
+  const outDir = resolve(req.cwd, req.outDir ?? join(manifest.stateDir, 'systemd'))
+  const host = req.host ?? detectSystemdHost(req.env)
+  const project = projectName(manifest)
+  checkOutputFolder(outDir)
+  // Unit names are known before the ports are, so a refusal comes before any registry write.
+  checkTargets(unitFileNames(project, services).map((name) => join(outDir, name)), req.force)
+
+  const instances = expandInstances(services)
+  const ports = await registeredPorts(manifest, instances.map(({name, service}) => ({name, service})))
+  const units = buildSystemdUnits({
+    manifest,
+    services,
+    ports,
+    executables,
+    qm: [process.execPath, packagePath('bin', 'run.js')],
+    project,
+    user: req.user,
+    systemctl: host.systemctl,
+    ...(host.version === undefined ? {} : {systemdVersion: host.version}),
+    ...(host.user === undefined ? {} : {runAs: host.user}),
+  })
+  writeOutputs(units.map((unit) => ({path: join(outDir, unit.name), text: unit.text})))
+  return {outDir, target: targetName(project), files: units.map((unit) => unit.name), systemdVersion: host.version ?? null}
+}
+
+/** The absolute executable qm would spawn; a unit is only as good as the path baked into it. */
+function executableOf(service: ServiceSpec, env: NodeJS.ProcessEnv): string {
+  try {
+    return resolveExecutable(service.name, service, env)
+  } catch (error) {
+    if (!(error instanceof SpawnRefused)) throw error
+    throw new QmError(`${service.name}: ${error.message}`, 1, error.code, error.hint)
+  }
+}

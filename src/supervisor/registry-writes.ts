@@ -1,0 +1,121 @@
+// The daemon's is_active writes. A registry outage must not stop or restart a service, so a
+// write that fails is kept (the latest wanted value per name, which is all the row needs)
+// and written when the database answers again: on a timer, and on each liveness tick.
+// Writes go one at a time, in order, so a name's rows end as its last change says.
+import {NotRegisteredError, QmError} from '../errors.js'
+import type {EndpointStore} from '../registry/store.js'
+
+export interface RegistryBacklog {
+  /** is_active changes the daemon made but could not write yet. */
+  pendingWrites: number
+  /** Why the last attempt failed; null when nothing waits. */
+  lastError: string | null
+}
+
+export const REGISTRY_RETRY_MS = 3000
+// Liveness ticks of many services come close together; one attempt a second is plenty.
+const TICK_RETRY_GAP_MS = 1000
+
+/** Whether an error means the registry is out of reach, rather than a refusal of this request. */
+export function isRegistryOutage(error: unknown): boolean {
+  return error instanceof QmError && (error.code === 'REGISTRY_UNREACHABLE' || error.code === 'REGISTRY_BUSY')
+}
+
+export class RegistryWrites {
+  private readonly pending = new Map<string, boolean>()
+  private lastError: string | undefined
+  private chain: Promise<void> = Promise.resolve()
+  private writing = false
+  private timer: NodeJS.Timeout | undefined
+  private lastAttemptMs = Number.NEGATIVE_INFINITY
+  private closed = false
+
+  constructor(
+    private readonly endpoints: EndpointStore,
+    private readonly host: string,
+    private readonly warn: (message: string) => void,
+    private readonly retryMs = REGISTRY_RETRY_MS,
+  ) {}
+
+  /** Resolves once the row is written or the change is kept for later; never rejects. */
+  setActive(name: string, active: boolean): Promise<void> {
+    this.pending.set(name, active)
+    // Already behind: the retry writes it. Waiting here on a database that is down would
+    // hold up the start or stop that asked, once per service.
+    if (this.lastError !== undefined) return Promise.resolve()
+    return this.drain()
+  }
+
+  /** A liveness tick: a chance to catch up, taken at most once a second. */
+  retrySoon(): void {
+    if (this.pending.size === 0 || this.writing || performance.now() - this.lastAttemptMs < TICK_RETRY_GAP_MS) return
+    void this.drain()
+  }
+
+  /** A name whose row is gone (removed from the manifest): nothing of it is left to write. */
+  forget(name: string): void {
+    this.pending.delete(name)
+  }
+
+  backlog(): RegistryBacklog {
+    return {pendingWrites: this.pending.size, lastError: this.pending.size > 0 ? (this.lastError ?? null) : null}
+  }
+
+  /** One last attempt, then no more timers; says what stays unwritten. */
+  async close(): Promise<void> {
+    if (this.pending.size > 0) await this.drain()
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    if (this.pending.size > 0) this.warn(`registry: ${this.pending.size} is_active change(s) could not be written before the daemon stopped: ${[...this.pending.keys()].join(', ')}`)
+  }
+
+  private drain(): Promise<void> {
+    const run = this.chain.then(() => this.writeAll())
+    this.chain = run
+    return run
+  }
+
+  private async writeAll(): Promise<void> {
+    if (this.closed) return
+    this.writing = true
+    try {
+      while (this.pending.size > 0) {
+        this.lastAttemptMs = performance.now()
+        for (const [name, active] of [...this.pending]) {
+          try {
+            await this.endpoints.setActive(name, this.host, active)
+          } catch (error) {
+            if (error instanceof NotRegisteredError) {
+              // The row was removed meanwhile (qm unregister, the platform's admin): nothing to mark.
+              this.warn(`${name}: could not mark the registry row ${active ? 'active' : 'inactive'}: ${error.message}`)
+            } else {
+              this.fellBehind(error)
+              return
+            }
+          }
+          if (this.pending.get(name) === active) this.pending.delete(name)
+        }
+      }
+      if (this.lastError !== undefined) {
+        this.warn('registry: reachable again; every kept is_active change is written')
+        this.lastError = undefined
+      }
+    } finally {
+      this.writing = false
+    }
+  }
+
+  private fellBehind(error: unknown): void {
+    const message = (error as Error).message
+    if (this.lastError === undefined) {
+      this.warn(`registry: ${message}; keeping ${this.pending.size} is_active change(s) and retrying every ${this.retryMs / 1000}s, services go on as they are`)
+    }
+    this.lastError = message
+    if (this.timer || this.closed) return
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      void this.drain()
+    }, this.retryMs)
+    this.timer.unref()
+  }
+}
