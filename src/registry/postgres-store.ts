@@ -9,9 +9,9 @@ import {createHash} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
 import type {ConnectionOptions} from 'node:tls'
 import type {Pool, PoolClient, PoolConfig} from 'pg'
-import {NameTakenError, NoFreePortError, NotRegisteredError, PortTakenError, QmError, RegistryError} from '../errors.js'
+import {NoFreePortError, NotRegisteredError, PortTakenError, QmError, RegistryError} from '../errors.js'
 import type {PostgresRegistrySettings} from '../manifest/types.js'
-import {pickPort} from './allocation.js'
+import {claimPort, pickPort, reuseExisting} from './allocation.js'
 import {lookupPassword} from './pgpass.js'
 import {defaultSslFile, describeTarget, resolveTarget, TargetError, type PostgresTarget} from './postgres-url.js'
 import type {Endpoint, EndpointStore, RegisterOutcome, RegisterRequest} from './store.js'
@@ -145,15 +145,7 @@ export class PostgresEndpointStore implements EndpointStore {
         await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(this.tableName, request.host)])
         const found = await client.query<Row>(`SELECT ${COLUMNS} FROM ${this.table} WHERE host = $1 AND name = $2 ORDER BY id LIMIT 1`, [request.host, request.name])
         const existing = found.rows[0]
-        if (existing) {
-          if (request.port !== undefined && request.port !== existing.port) {
-            throw new NameTakenError(
-              `${request.name} is already registered on port ${existing.port} (host ${request.host})`,
-              `run "qm unregister ${request.name}" first to move it to port ${request.port}`,
-            )
-          }
-          return {endpoint: toEndpoint(existing), created: false}
-        }
+        if (existing) return reuseExisting(toEndpoint(existing), request)
         const port = request.port === undefined ? await this.allocate(client, request) : await this.claim(client, request, request.port)
         const inserted = await client.query<{id: string}>(
           `INSERT INTO ${this.table} (name, host, port, protocol, is_active) VALUES ($1, $2, $3, 'grpc', $4) RETURNING id`,
@@ -181,14 +173,7 @@ export class PostgresEndpointStore implements EndpointStore {
 
   private async claim(client: PoolClient, request: RegisterRequest, port: number): Promise<number> {
     const holder = await client.query<{name: string}>(`SELECT name FROM ${this.table} WHERE host = $1 AND port = $2 ORDER BY id LIMIT 1`, [request.host, port])
-    if (holder.rows[0]) {
-      throw new PortTakenError(`port ${port} is already registered to ${holder.rows[0].name} (host ${request.host})`, 'leave out --port to get the lowest free port')
-    }
-    const user = request.portInUse(port)
-    if (user !== undefined) {
-      throw new PortTakenError(`port ${port} is in use on this host: ${user}`, 'stop that process, or leave out --port to get the lowest free port')
-    }
-    return port
+    return claimPort(request, port, holder.rows[0]?.name)
   }
 
   async unregister(name: string, host: string): Promise<Endpoint> {

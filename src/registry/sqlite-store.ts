@@ -6,8 +6,8 @@
 import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 import Database from 'better-sqlite3'
-import {NameTakenError, NoFreePortError, NotRegisteredError, PortTakenError, RegistryError} from '../errors.js'
-import {pickPort} from './allocation.js'
+import {NoFreePortError, NotRegisteredError, PortTakenError, RegistryError} from '../errors.js'
+import {claimPort, pickPort, reuseExisting} from './allocation.js'
 import type {Endpoint, EndpointStore, RegisterOutcome, RegisterRequest} from './store.js'
 
 const REQUIRED_COLUMNS = ['id', 'name', 'host', 'port', 'protocol', 'is_active'] as const
@@ -92,15 +92,7 @@ export class SqliteEndpointStore implements EndpointStore {
   async register(request: RegisterRequest): Promise<RegisterOutcome> {
     const run = this.db.transaction((): RegisterOutcome => {
       const existing = this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(request.host, request.name) as Row | undefined
-      if (existing) {
-        if (request.port !== undefined && request.port !== existing.port) {
-          throw new NameTakenError(
-            `${request.name} is already registered on port ${existing.port} (host ${request.host})`,
-            `run "qm unregister ${request.name}" first to move it to port ${request.port}`,
-          )
-        }
-        return {endpoint: toEndpoint(existing), created: false}
-      }
+      if (existing) return reuseExisting(toEndpoint(existing), request)
       const port = request.port === undefined ? this.allocate(request) : this.claim(request, request.port)
       const result = this.db
         .prepare(`INSERT INTO ${this.table} (name, host, port, protocol, is_active) VALUES (?, ?, ?, 'grpc', ?)`)
@@ -124,14 +116,7 @@ export class SqliteEndpointStore implements EndpointStore {
 
   private claim(request: RegisterRequest, port: number): number {
     const holder = this.db.prepare(`SELECT name FROM ${this.table} WHERE host = ? AND port = ?`).get(request.host, port) as {name: string} | undefined
-    if (holder) {
-      throw new PortTakenError(`port ${port} is already registered to ${holder.name} (host ${request.host})`, 'leave out --port to get the lowest free port')
-    }
-    const user = request.portInUse(port)
-    if (user !== undefined) {
-      throw new PortTakenError(`port ${port} is in use on this host: ${user}`, 'stop that process, or leave out --port to get the lowest free port')
-    }
-    return port
+    return claimPort(request, port, holder?.name)
   }
 
   async unregister(name: string, host: string): Promise<Endpoint> {
