@@ -99,6 +99,7 @@ export class Daemon {
         void this.close({stopServices: request.params?.stopServices !== false})
         return {pid: process.pid}
       default:
+        if (this.closing) throw new QmError('the qm daemon is shutting down', 1, 'DAEMON_CLOSING', 'run the command again once it has stopped')
         return this.mutate(() => this.mutation(request, names, emit))
     }
   }

@@ -26,7 +26,12 @@ export async function runInForeground(manifest: Manifest, names: string[], outpu
     signalled = true
   })
   try {
-    const results = await Promise.race([daemon.supervisorCore.start(names), stopped.then(() => [])])
+    // A start cut short by the signal may still reject as the daemon closes under it.
+    const starting = daemon.supervisorCore.start(names).catch((error: unknown) => {
+      output.note(`start ended early: ${(error as Error).message}`)
+      return []
+    })
+    const results = await Promise.race([starting, stopped.then(() => [])])
     if (!signalled) output.startResults(results)
     await Promise.race([stopped, daemon.whenClosed()])
     output.note('stopping every service')

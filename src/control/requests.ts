@@ -14,6 +14,7 @@ import type {RegistryBacklog} from '../supervisor/registry-writes.js'
 import type {ReloadReport, StopResult} from '../supervisor/supervisor.js'
 import type {ControlClient} from './client.js'
 import {connectOrStartDaemon, connectToDaemon} from './connect.js'
+import {daemonPaths} from './paths.js'
 
 export type TransitionEvent = Transition & {type: 'transition'}
 
@@ -67,7 +68,14 @@ export async function shutdownDaemon(manifest: Manifest, stopServices: boolean):
   const client = await connectToDaemon(manifest)
   if (!client) return undefined
   const reply = await withClient(client, (c) => c.request<{pid: number}>('shutdown', {stopServices}))
-  await waitUntil(() => processStartTime(reply.pid) === undefined, SHUTDOWN_WAIT_MS, 10)
+  if (!(await waitUntil(() => processStartTime(reply.pid) === undefined, SHUTDOWN_WAIT_MS, 10))) {
+    throw new QmError(
+      `the daemon (pid ${reply.pid}) is still running ${SHUTDOWN_WAIT_MS / 1000}s after it was asked to shut down`,
+      1,
+      'DAEMON_SHUTDOWN',
+      `its log ${daemonPaths(manifest.stateDir).logFile} says what it is waiting for`,
+    )
+  }
   return reply
 }
 

@@ -47,6 +47,8 @@ export interface RunnerContext {
   bootMs: number
   /** Where the daemon reports what it could not do (a registry write that failed). */
   warn: (message: string) => void
+  /** True once the supervisor is shutting down: nothing new is launched after that. */
+  closing: () => boolean
 }
 
 export interface AttemptResult {
@@ -116,6 +118,8 @@ export class ServiceRunner {
   private usage: UsageSample | undefined
   private attemptWaiters: ((result: AttemptResult) => void)[] = []
   private stopping: Promise<void> | undefined
+  /** The kill of a liveness restart, which an operator stop waits for. */
+  private killing: Promise<void> | undefined
   /** When the current start began, on the monotonic clock, for "healthy in N ms". */
   private launchStartedMono = 0
 
@@ -174,8 +178,8 @@ export class ServiceRunner {
 
   /** Operator start. Resolves when the service is healthy or the attempt has failed. */
   async start(cause = 'started by operator', options: {prepared?: boolean} = {}): Promise<AttemptResult> {
+    if (this.state === 'stopping') await (this.stopping ?? this.killing)
     if (this.state === 'running' || this.state === 'unhealthy') return this.result(true)
-    if (this.state === 'stopping') await this.stopping
     if (this.state === 'starting') return new Promise((resolve) => this.attemptWaiters.push(resolve))
     if (!options.prepared) await this.prepare()
     const attempt = new Promise<AttemptResult>((resolve) => this.attemptWaiters.push(resolve))
@@ -240,6 +244,10 @@ export class ServiceRunner {
   }
 
   private async launch(cause: string): Promise<void> {
+    if (this.context.closing()) {
+      this.settleAttempt({...this.result(false), reason: 'not started: qm is shutting down'})
+      return
+    }
     this.moveTo('starting', cause)
     const scope = this.scope.signal
     const port = this.port!
@@ -283,22 +291,29 @@ export class ServiceRunner {
       this.failedStart(`${describeExit(info)} before it became healthy${held ? `; port ${port} is held: ${held.what}` : ''}`, held?.fix)
       return
     }
-    if (!('probe' in outcome)) return
-    const {probe} = outcome
-    this.lastProbe = probe
-    if (probe.status !== 'SERVING') {
+    // Not healthy in time, or the probe itself could not run (unreadable client certificates):
+    // either way the process is killed and the start counts as failed.
+    const probe = 'probe' in outcome ? outcome.probe : undefined
+    if (probe) this.lastProbe = probe
+    if (probe?.status !== 'SERVING') {
       await stopGroup(running.pid, Math.min(this.service.stopTimeoutMs, 2000))
       await running.exited
-      this.process = undefined
-      this.failedStart(`not healthy within start_timeout ${this.service.health.startTimeoutMs} ms: ${probe.status}${probe.reason ? `, ${probe.reason}` : ''}`)
+      if (scope.aborted) return // an operator stop took over while the process was killed
+      if (this.process === running) this.process = undefined
+      const why = probe
+        ? `not healthy within start_timeout ${this.service.health.startTimeoutMs} ms: ${probe.status}${probe.reason ? `, ${probe.reason}` : ''}`
+        : `the health probe could not run: ${((outcome as {aborted: unknown}).aborted as Error)?.message ?? 'unknown error'}`
+      this.failedStart(why)
       return
     }
     this.probeFailures = 0
     this.detail = undefined
     this.moveTo('running', `healthy in ${Math.round(performance.now() - this.launchStartedMono)} ms via ${probe.method === 'grpc' ? 'grpc.health.v1' : probe.method === 'call' ? 'Call' : 'tcp'}`)
+    const live = this.scope.signal
     await this.setActive(true)
     this.settleAttempt(this.result(true))
-    this.scheduleStableReset(this.scope.signal)
+    // The state may have moved on during the registry write (a stop, an exit): its timers are not ours to start.
+    if (!live.aborted) this.scheduleStableReset(live)
   }
 
   private failedStart(reason: string, hint?: string): void {
@@ -336,9 +351,7 @@ export class ServiceRunner {
       again()
       return
     }
-    const signal = this.scope.signal
-    const timer = setTimeout(again, decision.delayMs)
-    signal.addEventListener('abort', () => clearTimeout(timer), {once: true})
+    afterDelay(this.scope.signal, decision.delayMs, again)
   }
 
   private watchExit(running: RunningProcess): void {
@@ -365,16 +378,14 @@ export class ServiceRunner {
   }
 
   private scheduleLiveness(signal: AbortSignal): void {
-    const timer = setTimeout(() => void this.probeLiveness(signal), this.service.health.intervalMs)
-    signal.addEventListener('abort', () => clearTimeout(timer), {once: true})
+    afterDelay(signal, this.service.health.intervalMs, () => void this.probeLiveness(signal))
   }
 
   private scheduleStableReset(signal: AbortSignal): void {
     this.scheduleLiveness(signal)
-    const timer = setTimeout(() => {
+    afterDelay(signal, this.service.backoff.resetAfterMs, () => {
       this.failuresInRow = 0
-    }, this.service.backoff.resetAfterMs)
-    signal.addEventListener('abort', () => clearTimeout(timer), {once: true})
+    })
   }
 
   private async probeLiveness(signal: AbortSignal): Promise<void> {
@@ -383,8 +394,10 @@ export class ServiceRunner {
     let probe: ProbeResult
     try {
       probe = await this.context.channels.probe(this.target(this.port), {...this.probeOptions(), signal})
-    } catch {
-      return // aborted: the state changed while the probe ran
+    } catch (error) {
+      if (signal.aborted) return // the state changed while the probe ran
+      // The probe could not run at all (client certificates gone): that is a failed probe.
+      probe = {status: 'UNREACHABLE', latencyMs: 0, method: 'grpc', reason: `the probe could not run: ${(error as Error).message}`}
     }
     if (signal.aborted) return
     this.lastProbe = probe
@@ -415,7 +428,16 @@ export class ServiceRunner {
 
   private async restartAfterFailedProbes(cause: string): Promise<void> {
     this.moveTo('stopping', cause)
-    await this.killProcess()
+    const scope = this.scope.signal
+    const killing = this.killProcess()
+    this.killing = killing
+    try {
+      await killing
+    } finally {
+      if (this.killing === killing) this.killing = undefined
+    }
+    // An operator stop came while the process was killed: it finishes the move to stopped.
+    if (scope.aborted || this.stopping) return
     this.restarts++
     void this.launch(`restart ${this.restarts}: ${cause}`)
   }
@@ -423,6 +445,20 @@ export class ServiceRunner {
   /** Operator stop: SIGTERM to the group, SIGKILL after stop_timeout, port confirmed closed. */
   async stop(cause = 'stopped by operator'): Promise<void> {
     if (this.stopping) return this.stopping
+    if (this.state === 'stopping' && this.killing) {
+      // A liveness restart is killing the process: let it finish, then stay stopped.
+      const killing = this.killing
+      this.stopping = (async () => {
+        await killing
+        if (this.state === 'stopping') {
+          this.moveTo('stopped', cause)
+          await this.setActive(false)
+        }
+      })().finally(() => {
+        this.stopping = undefined
+      })
+      return this.stopping
+    }
     switch (this.state) {
       case 'stopped':
         return
@@ -452,7 +488,7 @@ export class ServiceRunner {
     await stopGroup(running.pid, this.service.stopTimeoutMs)
     if (!running.adopted) this.lastExit = await running.exited
     running.watch.abort()
-    this.process = undefined
+    if (this.process === running) this.process = undefined
     if (this.port !== undefined) {
       const port = this.port
       const goneAtMs = performance.now()
@@ -569,4 +605,15 @@ export function describeExit(exit: ExitInfo): string {
   if (exit.signal) return `killed by ${exit.signal}`
   if (exit.code === null) return 'ended (exit status unknown: it was adopted)'
   return `exited with code ${exit.code}`
+}
+
+/** Runs fn after ms unless the signal aborts first; leaves no listener behind either way. */
+function afterDelay(signal: AbortSignal, ms: number, fn: () => void): void {
+  if (signal.aborted) return
+  const onAbort = () => clearTimeout(timer)
+  const timer = setTimeout(() => {
+    signal.removeEventListener('abort', onAbort)
+    fn()
+  }, ms)
+  signal.addEventListener('abort', onAbort, {once: true})
 }

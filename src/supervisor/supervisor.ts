@@ -36,6 +36,7 @@ export {childRecordsPath}
 
 export class Supervisor {
   private readonly runners = new Map<string, ServiceRunner>()
+  private closing = false
   private readonly context: RunnerContext
   private readonly transitionListeners = new Set<(transition: Transition) => void>()
 
@@ -63,6 +64,7 @@ export class Supervisor {
       nowMs: () => Date.now(),
       bootMs: bootTimeMs(),
       warn,
+      closing: () => this.closing,
     }
     for (const instance of expandInstances(manifest.services)) this.runners.set(instance.name, new ServiceRunner(instance, this.context))
   }
@@ -117,6 +119,7 @@ export class Supervisor {
       for (const service of layer) {
         const blocker = service.dependsOn.find((dependency) => failed.has(dependency))
         for (const runner of this.instancesOf(service.name)) {
+          if (this.closing) break
           if (blocker) {
             attempts.push(Promise.resolve({name: runner.name, ok: false, state: runner.state, reason: `not started: ${blocker}, which it depends on, is not healthy`}))
             continue
@@ -228,6 +231,8 @@ export class Supervisor {
   }
 
   async close(options: {stopServices: boolean}): Promise<void> {
+    // First, so that a start or restart still under way launches nothing from here on.
+    this.closing = true
     if (options.stopServices) await this.stop()
     this.channels.close()
     this.records.close()

@@ -142,3 +142,22 @@ describe('qm unregister', () => {
     expect(await project.endpoints()).toEqual([])
   })
 })
+
+describe('liveness', () => {
+  it('restarts a service after failure_threshold failed probes, and an operator stop during that restart leaves it stopped', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('sick', 'stubborn-server.mjs', '    stop_timeout: 1500ms\n    health: {interval: 200ms, failure_threshold: 2}\n'))
+    expect((await project.qm('start')).exitCode).toBe(0)
+    const [before] = await rows(project)
+    process.kill(before!.pid!, 'SIGUSR1')
+    const log = join(project.dir, '.qm', 'daemon.log')
+    await waitFor(() => readFileSync(log, 'utf8').includes('sick: unhealthy → stopping: 2 failed probes in a row'), 'the liveness restart to begin')
+    const stopped = await project.qm('stop', 'sick')
+    expect(stopped.exitCode, stopped.stderr).toBe(0)
+    await new Promise((resolve) => setTimeout(resolve, 1000))
+    const [after] = await rows(project)
+    expect(after).toMatchObject({state: 'stopped', pid: null})
+    expect(isAlive(before!.pid!)).toBe(false)
+    expect(readFileSync(log, 'utf8')).not.toMatch(/sick: stopping → starting/)
+  })
+})
