@@ -146,7 +146,9 @@ describe('qm unregister', () => {
 describe('liveness', () => {
   it('restarts a service after failure_threshold failed probes, and an operator stop during that restart leaves it stopped', async () => {
     const project = await makeProject()
-    project.writeManifest(service('sick', 'stubborn-server.mjs', '    stop_timeout: 1500ms\n    health: {interval: 200ms, failure_threshold: 2}\n'))
+    // It ignores SIGTERM, so the restart's kill lasts the whole stop_timeout: a wide window
+    // for the operator's stop to arrive in, however slow the machine.
+    project.writeManifest(service('sick', 'stubborn-server.mjs', '    stop_timeout: 6s\n    health: {interval: 200ms, failure_threshold: 2}\n'))
     expect((await project.qm('start')).exitCode).toBe(0)
     const [before] = await rows(project)
     process.kill(before!.pid!, 'SIGUSR1')
