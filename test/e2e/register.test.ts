@@ -6,9 +6,15 @@ import {describe, expect, it} from 'vitest'
 import {SqliteEndpointStore} from '../../src/registry/sqlite-store.js'
 import {freePort, listenOn} from '../helpers/listen.js'
 import {runQm, startQm} from '../helpers/run-qm.js'
+import {workerPortRange} from '../helpers/project.js'
 import {tempDir} from '../helpers/temp-dir.js'
 
-function project(extra = ''): string {
+// A range of this test process's own, so that services running on the host (the README's
+// demo on 50051-50053, another test run) do not move the ports these tests expect.
+const [FIRST, LAST] = workerPortRange()
+const RANGE = `${FIRST}-${LAST}`
+
+function project(extra = `port_range: [${FIRST}, ${LAST}]\n`): string {
   const dir = tempDir()
   writeFileSync(join(dir, 'services.yaml'), `version: 1\n${extra}services:\n  echo:\n    command: [node, server.mjs]\n`)
   return dir
@@ -31,13 +37,13 @@ describe('qm register', () => {
     for (const result of results) expect(result.exitCode, String(result.stderr)).toBe(0)
     const ports = results.map((result) => Number(result.stdout))
     expect(new Set(ports).size).toBe(20)
-    for (const port of ports) expect(port >= 50051 && port <= 50090).toBe(true)
+    for (const port of ports) expect(port >= FIRST && port <= LAST).toBe(true)
 
     const store = SqliteEndpointStore.open(join(dir, '.qm', 'registry.sqlite3'), 'core_serviceendpoint')
     try {
       for (let i = 0; ; i++) {
         try {
-          await store.register({name: `fill_${i}`, host: 'localhost', active: true, range: [50051, 50090], portInUse: () => undefined})
+          await store.register({name: `fill_${i}`, host: 'localhost', active: true, range: [FIRST, LAST], portInUse: () => undefined})
         } catch {
           break // the range is full
         }
@@ -51,7 +57,7 @@ describe('qm register', () => {
     expect(refused.exitCode).toBe(1)
     expect(refused.stdout).toBe('')
     expect(refused.stderr).toBe(
-      'error no free port in 50051-50090 on host localhost\nhint  unregister a service you no longer run (qm unregister NAME) or widen port_range in the manifest',
+      `error no free port in ${RANGE} on host localhost\nhint  unregister a service you no longer run (qm unregister NAME) or widen port_range in the manifest`,
     )
     expect(await rows(dir)).toEqual(before)
   })
@@ -73,23 +79,23 @@ describe('qm register', () => {
 
   it('is idempotent for a known name and prints its port again', async () => {
     const dir = project()
-    const first = await runQm(['register', 'echo', '--port', '50070'], {cwd: dir})
+    const first = await runQm(['register', 'echo', '--port', String(FIRST + 19)], {cwd: dir})
     const again = await runQm(['register', 'echo'], {cwd: dir})
-    expect([first.stdout, again.stdout]).toEqual(['50070', '50070'])
-    expect(again.stderr).toBe('echo was already registered on port 50070')
+    expect([first.stdout, again.stdout]).toEqual([String(FIRST + 19), String(FIRST + 19)])
+    expect(again.stderr).toBe(`echo was already registered on port ${FIRST + 19}`)
     const json = await runQm(['register', 'echo', '--json'], {cwd: dir})
-    expect(JSON.parse(json.stdout)).toMatchObject({created: false, endpoint: {name: 'echo', port: 50070, host: 'localhost', protocol: 'grpc', active: true}})
+    expect(JSON.parse(json.stdout)).toMatchObject({created: false, endpoint: {name: 'echo', port: FIRST + 19, host: 'localhost', protocol: 'grpc', active: true}})
   })
 
   it('refuses bad input with exit 2 or 1 and the words to fix it, changing nothing', async () => {
     const dir = project()
-    await runQm(['register', 'echo', '--port', '50060'], {cwd: dir})
+    await runQm(['register', 'echo', '--port', String(FIRST + 9)], {cwd: dir})
     const before = await rows(dir)
     const cases: [string[], number, string][] = [
       [['register', 'Echo'], 2, 'error "Echo" is not a valid service name'],
-      [['register', 'ocr', '--port', '8080'], 2, 'error port 8080 is outside 50051-50090'],
-      [['register', 'ocr', '--port', '50060'], 1, 'error port 50060 is already registered to echo (host localhost)'],
-      [['register', 'echo', '--port', '50061'], 1, 'error echo is already registered on port 50060 (host localhost)'],
+      [['register', 'ocr', '--port', '8080'], 2, `error port 8080 is outside ${RANGE}`],
+      [['register', 'ocr', '--port', String(FIRST + 9)], 1, `error port ${FIRST + 9} is already registered to echo (host localhost)`],
+      [['register', 'echo', '--port', String(FIRST + 10)], 1, `error echo is already registered on port ${FIRST + 9} (host localhost)`],
       [['unregister', 'ocr'], 1, 'error ocr is not registered on host localhost'],
     ]
     for (const [args, exitCode, message] of cases) {
@@ -109,23 +115,23 @@ describe('qm endpoints and unregister', () => {
     expect(table.stdout).toBe(
       [
         'PORT   NAME  STATUS    HOST       PROTOCOL',
-        '50051  echo  ACTIVE    localhost  grpc',
-        '50052  ocr   INACTIVE  localhost  grpc',
-        '2 registered, 38 of 40 ports free in 50051-50090 on localhost',
+        `${FIRST}  echo  ACTIVE    localhost  grpc`,
+        `${FIRST + 1}  ocr   INACTIVE  localhost  grpc`,
+        `2 registered, 38 of 40 ports free in ${RANGE} on localhost`,
       ].join('\n'),
     )
     const json = JSON.parse((await runQm(['endpoints', '--json'], {cwd: dir})).stdout)
     expect(json).toEqual({
       host: 'localhost',
-      portRange: [50051, 50090],
+      portRange: [FIRST, LAST],
       free: 38,
       endpoints: [
-        {id: 1, name: 'echo', host: 'localhost', port: 50051, protocol: 'grpc', active: true},
-        {id: 2, name: 'ocr', host: 'localhost', port: 50052, protocol: 'grpc', active: false},
+        {id: 1, name: 'echo', host: 'localhost', port: FIRST, protocol: 'grpc', active: true},
+        {id: 2, name: 'ocr', host: 'localhost', port: FIRST + 1, protocol: 'grpc', active: false},
       ],
     })
     const removed = await runQm(['unregister', 'ocr'], {cwd: dir})
-    expect(removed.stdout).toBe('unregistered ocr (port 50052, host localhost)')
+    expect(removed.stdout).toBe(`unregistered ocr (port ${FIRST + 1}, host localhost)`)
     expect((await rows(dir)).map((row) => row.name)).toEqual(['echo'])
   })
 })
