@@ -8,8 +8,7 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: more workers only add contention to tests that spawn processes.
     maxWorkers: 2,
-    // The tests run real services on a shared, noisy machine; a test that fails once and then
-    // passes is reported as flaky in the output rather than failing the run.
-    retry: 1,
+    // Checks the Debian packages the suite needs before any test runs (scripts/debian-packages.txt).
+    globalSetup: ['test/global-setup.ts'],
   },
 })

@@ -5,7 +5,17 @@
 import atexit
 import os
 import shutil
+import sys
 import tempfile
+
+# The Debian package that provides each module the stub generation imports. Debian 12's
+# python3-grpc-tools imports pkg_resources without depending on python3-pkg-resources, so
+# the module that is missing is not always the package the user thinks of.
+DEBIAN_PACKAGES = {
+    "grpc": "python3-grpcio",
+    "grpc_tools": "python3-grpc-tools",
+    "pkg_resources": "python3-pkg-resources",
+}
 
 
 def find_proto_dir(start):
@@ -26,7 +36,7 @@ def generate_stubs(*proto_files):
     try:
         from grpc_tools import protoc
     except ImportError as e:
-        raise SystemExit("cannot generate the gRPC stubs: %s (apt install python3-grpc-tools)" % e)
+        raise SystemExit(missing_module_message(e))
     proto_dir = find_proto_dir(os.path.dirname(__file__))
     out_dir = tempfile.mkdtemp(prefix="qm-example-stubs-")
     atexit.register(shutil.rmtree, out_dir, True)
@@ -39,3 +49,13 @@ def generate_stubs(*proto_files):
     if status != 0:
         raise SystemExit("grpc_tools.protoc failed on %s (exit %d)" % (", ".join(proto_files), status))
     return out_dir
+
+
+def missing_module_message(error):
+    """One line naming the module that could not be imported and the package that provides it."""
+    module = (error.name or "").split(".")[0]
+    package = DEBIAN_PACKAGES.get(module)
+    if package is None:
+        return "cannot generate the gRPC stubs: %s" % error
+    return "cannot generate the gRPC stubs: %s: no module named %r (install Debian's %s: apt-get install %s)" % (
+        sys.executable, module, package, package)

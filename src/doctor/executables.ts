@@ -1,7 +1,10 @@
 // Each service's executable found and runnable, as the supervisor checks it before a spawn,
 // and for a Python service whether its interpreter can `import grpc`: a service built to
 // the guide needs grpcio, and without it dies at its first line with only a traceback.
-import {basename} from 'node:path'
+// A service that generates its stubs at start-up also needs grpc_tools and pkg_resources,
+// which Debian 12's python3-grpc-tools imports without depending on its package.
+import {readFileSync} from 'node:fs'
+import {basename, dirname, join, resolve} from 'node:path'
 import type {ServiceSpec} from '../manifest/types.js'
 import {resolveExecutable} from '../supervisor/preflight.js'
 import {check, type DoctorCheck} from './report.js'
@@ -15,6 +18,13 @@ export function isPythonCommand(program: string): boolean {
 interface ImportOutcome {
   ok: boolean
   detail: string
+}
+
+/** What to install when a module is missing: Debian's package for /usr/bin/python3, else pip's. */
+const MODULE_PACKAGES: Record<string, {debian: string; pip: string}> = {
+  grpc: {debian: 'python3-grpcio', pip: 'grpcio'},
+  grpc_tools: {debian: 'python3-grpc-tools', pip: 'grpcio-tools'},
+  pkg_resources: {debian: 'python3-pkg-resources', pip: 'setuptools'},
 }
 
 export async function checkExecutables(services: readonly ServiceSpec[], env: NodeJS.ProcessEnv): Promise<DoctorCheck> {
@@ -33,7 +43,8 @@ export async function checkExecutables(services: readonly ServiceSpec[], env: No
     }
     if (!isPythonCommand(service.command[0]!)) continue
     // One run per interpreter and environment: forty services on one python3 cost one import.
-    const key = JSON.stringify([path, service.cwd, service.env])
+    const modules = generatesStubsAtStart(service) ? ['grpc', 'pkg_resources', 'grpc_tools.protoc'] : ['grpc']
+    const key = JSON.stringify([path, service.cwd, service.env, modules])
     const known = imports.get(key)
     if (known) {
       known.services.push(service.name)
@@ -42,12 +53,15 @@ export async function checkExecutables(services: readonly ServiceSpec[], env: No
     const group = {services: [service.name]}
     imports.set(key, group)
     findings.push(
-      importGrpc(path, service).then(({ok, detail}) => {
+      importModules(path, service, modules).then(({ok, detail}) => {
         const names = group.services.join(', ')
-        if (ok) return {python: `${path} imports grpc ${detail} (${names})`}
+        const what = modules.length === 1 ? 'grpc' : 'grpc, pkg_resources and grpc_tools'
+        if (ok) return {python: `${path} imports ${what === 'grpc' ? `grpc ${detail}` : `${what} (grpc ${detail})`} (${names})`}
+        const missing = /No module named '([^'.]+)/.exec(detail)?.[1]
+        const packages = MODULE_PACKAGES[missing ?? 'grpc'] ?? MODULE_PACKAGES.grpc!
         return {
-          problem: `${names}: ${path} cannot import grpc: ${detail}`,
-          fix: `install grpcio for ${path}: apt-get install python3-grpcio for Debian's /usr/bin/python3, else ${path} -m pip install grpcio`,
+          problem: `${names}: ${path} cannot import ${what}: ${detail}`,
+          fix: `install ${packages.pip} for ${path}: apt-get install ${packages.debian} for Debian's /usr/bin/python3, else ${path} -m pip install ${packages.pip}`,
         }
       }),
     )
@@ -61,9 +75,38 @@ export async function checkExecutables(services: readonly ServiceSpec[], env: No
   return check('executables', 'OK', `${count}: every executable found and runnable${pythons.length > 0 ? `; ${pythons.join('; ')}` : ''}`)
 }
 
-async function importGrpc(interpreter: string, service: ServiceSpec): Promise<ImportOutcome> {
+/**
+ * Whether the service runs grpc_tools.protoc when it starts, as the examples do: its script
+ * or a module beside it or in the guide's ../libs folder names grpc_tools. A script that
+ * cannot be read is left to the spawn's own checks.
+ */
+export function generatesStubsAtStart(service: ServiceSpec): boolean {
+  const script = service.command.slice(1).find((arg) => arg.endsWith('.py'))
+  if (script === undefined) return false
+  const path = resolve(service.cwd, script)
+  const source = readText(path)
+  if (source === undefined) return false
+  if (IMPORTS_GRPC_TOOLS.test(source)) return true
+  const folders = [dirname(path), join(dirname(path), '..', 'libs')]
+  const imported = [...source.matchAll(/^\s*(?:from\s+(\w+)\s+import|import\s+(\w+))/gm)].map((m) => m[1] ?? m[2]!)
+  return imported.some((module) => folders.some((folder) => IMPORTS_GRPC_TOOLS.test(readText(join(folder, `${module}.py`)) ?? '')))
+}
+
+const IMPORTS_GRPC_TOOLS = /^\s*(?:from|import)\s+grpc_tools\b/m
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    // Not there or not readable: nothing to learn from it here.
+    return undefined
+  }
+}
+
+async function importModules(interpreter: string, service: ServiceSpec, modules: readonly string[]): Promise<ImportOutcome> {
   const {execa} = await import('execa')
-  const result = await execa(interpreter, ['-c', 'import grpc, sys; sys.stdout.write(grpc.__version__)'], {
+  const imports = modules.map((module) => `import ${module}`).join('; ')
+  const result = await execa(interpreter, ['-c', `${imports}; import sys; sys.stdout.write(grpc.__version__)`], {
     cwd: service.cwd,
     env: service.env,
     extendEnv: true,

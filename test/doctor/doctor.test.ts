@@ -8,7 +8,8 @@ import {describe, expect, test} from 'vitest'
 import {readOpenFilesLimit} from '../../src/doctor/open-files.js'
 import {exposedPorts, readEphemeralPortSettings, reserveCommand} from '../../src/net/port-sysctls.js'
 import {FIXTURES, makeProject, service, waitFor, type Project} from '../helpers/project.js'
-import {PYTHON} from '../helpers/services.js'
+import {lacks} from '../helpers/requirements.js'
+import {PYTHON, REPO} from '../helpers/services.js'
 
 const CHECK_NAMES = ['reserved-ports', 'foreign-ports', 'registry-ports', 'daemon-files', 'open-files', 'certificates', 'executables', 'registry']
 
@@ -48,7 +49,7 @@ function cleanProject(project: Project): void {
   project.writeManifest(service('echo', 'guide-call-server.mjs') + `  py:\n    command: [${PYTHON}, ${join(FIXTURES, 'python', 'guide_server.py')}]\n`)
 }
 
-describe('qm doctor', () => {
+describe.skipIf(lacks('python3-grpcio'))('qm doctor', () => {
   test('on a clean project lists every check, none failing, and exits 0', async () => {
     const project = await makeProject()
     cleanProject(project)
@@ -181,6 +182,31 @@ describe('qm doctor', () => {
         '                           gone: install it, or give its absolute path in command',
       ]),
     )
+  })
+
+  test('a Python service that generates its stubs at start, on an interpreter without pkg_resources: FAIL naming the module and its package', async () => {
+    const project = await makeProject()
+    // A pkg_resources that fails to import, as on a Debian 12 without python3-pkg-resources.
+    const hidden = join(project.dir, 'hide')
+    mkdirSync(join(hidden, 'pkg_resources'), {recursive: true})
+    writeFileSync(join(hidden, 'pkg_resources', '__init__.py'), 'raise ModuleNotFoundError("No module named \'pkg_resources\'", name="pkg_resources")\n')
+    project.writeManifest(`  slow:\n    command: [${PYTHON}, ${join(REPO, 'examples', 'slow_start', 'server.py')}]\n    env: {PYTHONPATH: ${hidden}}\n`)
+    const result = await project.qm('doctor')
+    expect(result.exitCode).toBe(1)
+    expect(result.stdout.split('\n')).toEqual(
+      expect.arrayContaining([
+        `FAIL  executables     slow: ${PYTHON} cannot import grpc, pkg_resources and grpc_tools: ModuleNotFoundError: No module named 'pkg_resources'`,
+        `                      fix  install setuptools for ${PYTHON}: apt-get install python3-pkg-resources for Debian's /usr/bin/python3, else ${PYTHON} -m pip install setuptools`,
+      ]),
+    )
+
+    project.writeManifest(`  slow:\n    command: [${PYTHON}, ${join(REPO, 'examples', 'slow_start', 'server.py')}]\n`)
+    const {checks} = await doctorJson(project)
+    expect(byName(checks).executables).toEqual({
+      name: 'executables',
+      status: 'OK',
+      message: `1 service: every executable found and runnable; ${PYTHON} imports grpc, pkg_resources and grpc_tools (grpc ${grpcVersion()}) (slow)`,
+    })
   })
 
   test('an invalid manifest is a usage error, exit 2, as for every command', async () => {

@@ -6,6 +6,7 @@ import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {freePort} from '../helpers/listen.js'
+import {lacks} from '../helpers/requirements.js'
 import {PASSWORD_ROLE, startTestPostgres, type TestPostgres} from '../helpers/postgres.js'
 import {runQm, startQm} from '../helpers/run-qm.js'
 import {tempDir} from '../helpers/temp-dir.js'
@@ -13,7 +14,10 @@ import {tempDir} from '../helpers/temp-dir.js'
 const PASSWORD = 'pg-secret-4821'
 let server: TestPostgres
 
+const NO_POSTGRES = lacks('postgresql')
+
 beforeAll(async () => {
+  if (NO_POSTGRES) return
   server = await startTestPostgres()
   await server.query('postgres', `CREATE ROLE ${PASSWORD_ROLE} LOGIN PASSWORD '${PASSWORD}'`)
 })
@@ -30,7 +34,7 @@ async function rows(database: string) {
   return server.query<{name: string; host: string; port: number; is_active: boolean}>(database, 'SELECT name, host, port, is_active FROM core_serviceendpoint ORDER BY host, port')
 }
 
-describe('qm register on PostgreSQL', () => {
+describe.skipIf(NO_POSTGRES)('qm register on PostgreSQL', () => {
   it('gives 20 registrations at once per host 20 distinct ports, for two hosts sharing one table', {timeout: 180_000}, async () => {
     const database = await server.createDatabase()
     const here = project(`{url: "${server.url({database})}", host: localhost}`)
@@ -81,7 +85,7 @@ describe('qm register on PostgreSQL', () => {
   })
 })
 
-describe('qm and a PostgreSQL registry it cannot use', () => {
+describe.skipIf(NO_POSTGRES)('qm and a PostgreSQL registry it cannot use', () => {
   const hint = (text: string) => `hint  ${text}`
 
   it('says so in one line, exit 1, for a database that is down, a wrong password and a table that is not ServiceEndpoint', async () => {

@@ -4,6 +4,7 @@
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {REGISTRY_RETRY_MS} from '../../src/supervisor/registry-writes.js'
 import {makeProject, service, waitFor, type Project} from '../helpers/project.js'
+import {lacks} from '../helpers/requirements.js'
 import {startTestPostgres, type TestPostgres} from '../helpers/postgres.js'
 
 const LIVENESS_INTERVAL_MS = 500 // what makeProject's manifest sets
@@ -24,7 +25,10 @@ interface Status {
 
 let server: TestPostgres
 
+const NO_POSTGRES = lacks('postgresql')
+
 beforeAll(async () => {
+  if (NO_POSTGRES) return
   server = await startTestPostgres()
 })
 
@@ -39,7 +43,7 @@ async function rows(database: string): Promise<[string, number, boolean][]> {
   return table.map((row) => [row.name, row.port, row.is_active])
 }
 
-describe('a registry outage while services run', () => {
+describe.skipIf(NO_POSTGRES)('a registry outage while services run', () => {
   it('stops and restarts nothing, keeps the is_active changes, and writes them once the database is back', {timeout: 120_000}, async () => {
     const database = await server.createDatabase()
     const project = await makeProject()

@@ -5,6 +5,7 @@ import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {FIXTURES, isAlive, killGroup, waitFor, workerPortRange} from '../helpers/project.js'
+import {lacks} from '../helpers/requirements.js'
 import {runQm} from '../helpers/run-qm.js'
 import {tempDir} from '../helpers/temp-dir.js'
 import {SqliteEndpointStore} from '../../src/registry/sqlite-store.js'
@@ -18,7 +19,7 @@ interface Row {
   health: {status: string} | null
 }
 
-describe('the walk-through', () => {
+describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resources'))('the walk-through', () => {
   it('scaffolds a Python and a TypeScript service, runs them, recovers from kill -9 and stops them', async () => {
     const dir = tempDir('qm-walkthrough-')
     const [first, last] = workerPortRange()

@@ -1,6 +1,7 @@
 // The example services of examples/, each started by hand with the six standard arguments on
 // a port from the OS, answering real Calls over mTLS with certificates made for this run.
-import {mkdtempSync, rmSync} from 'node:fs'
+import {spawnSync} from 'node:child_process'
+import {mkdirSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
@@ -10,6 +11,7 @@ import {probeOnce} from '../../src/health/probe.js'
 import {waitUntilServing} from '../../src/health/wait.js'
 import type {CertPaths} from '../../src/manifest/types.js'
 import {freePort} from '../helpers/listen.js'
+import {lacks} from '../helpers/requirements.js'
 import {makeCerts, PYTHON, REPO, startService, stopStartedServices, TSX_IMPORT} from '../helpers/services.js'
 import {tempDir} from '../helpers/temp-dir.js'
 
@@ -148,7 +150,23 @@ describe('examples/chunker', () => {
   })
 })
 
-describe('examples/slow_start', () => {
+describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resources'))('examples/slow_start', () => {
+  it('names the missing module and the Debian package that provides it when pkg_resources is missing', async () => {
+    // A pkg_resources that fails to import, as on a Debian 12 without python3-pkg-resources.
+    const hidden = mkdtempSync(join(tmpdir(), 'qm-hide-'))
+    try {
+      mkdirSync(join(hidden, 'pkg_resources'))
+      writeFileSync(join(hidden, 'pkg_resources', '__init__.py'), 'raise ModuleNotFoundError("No module named \'pkg_resources\'", name="pkg_resources")\n')
+      const result = spawnSync(PYTHON, [join(REPO, 'examples', 'slow_start', 'server.py'), '--port', '1'], {encoding: 'utf8', env: {...process.env, PYTHONPATH: hidden}})
+      expect(result.status).toBe(1)
+      expect(result.stderr).toBe(
+        `cannot generate the gRPC stubs: ${PYTHON}: no module named 'pkg_resources' (install Debian's python3-pkg-resources: apt-get install python3-pkg-resources)\n`,
+      )
+    } finally {
+      rmSync(hidden, {recursive: true, force: true})
+    }
+  })
+
   it('is unreachable while it warms up and answers Call once its delay has passed', async () => {
     const port = await freePort()
     const startedMs = performance.now()

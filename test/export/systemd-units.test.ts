@@ -10,6 +10,7 @@ import {buildSystemdUnits, restartSteps, type SystemdPlan} from '../../src/expor
 import {cpuCores, durationText, memoryBytes} from '../../src/export/units.js'
 import {parseManifestText} from '../../src/manifest/load.js'
 import {tempDir} from '../helpers/temp-dir.js'
+import {lacks} from '../helpers/requirements.js'
 import {verifyUnits} from './support.js'
 import {parseCommandLine, parseEnvironment, parseUnitFile, values} from './unit-file.js'
 
@@ -38,7 +39,7 @@ const AWKWARD = [
 ]
 
 describe('systemd quoting', () => {
-  it('reads every awkward argument back exactly, and systemd-analyze accepts the line without a warning', async () => {
+  it.skipIf(lacks('systemd'))('reads every awkward argument back exactly, and systemd-analyze accepts the line without a warning', async () => {
     const line = execLine([process.execPath, ...AWKWARD])
     expect(parseCommandLine(line)).toEqual({prefix: '', argv: [process.execPath, ...AWKWARD]})
     const environment = AWKWARD.filter((text) => !/[\x00-\x08\x0a-\x1f]/.test(text)).map((text, i) => quoteEnvironmentItem(`V${i}`, text))

@@ -10,6 +10,7 @@ import {probeOnce} from '../../src/health/probe.js'
 import {serviceArgv} from '../../src/supervisor/instances.js'
 import {resolveExecutable} from '../../src/supervisor/preflight.js'
 import {FIXTURES, waitFor, workerPortRange} from '../helpers/project.js'
+import {lacks} from '../helpers/requirements.js'
 import {exportProject, rootManifestProject, runUnitCommand, startUnitByHand, verifyUnits} from './support.js'
 import {parseCommandLine, parseUnitFile, value, values} from './unit-file.js'
 
@@ -25,7 +26,7 @@ const ROOT_UNITS = [
 ]
 
 describe('qm export systemd', () => {
-  it('writes units for the root manifest that systemd-analyze verify passes with no warning, the same bytes every time', async () => {
+  it.skipIf(lacks('systemd'))('writes units for the root manifest that systemd-analyze verify passes with no warning, the same bytes every time', async () => {
     const project = await rootManifestProject()
     const result = await project.qm('export', 'systemd', '--out', 'units')
     expect(result.exitCode, result.stderr).toBe(0)
@@ -52,7 +53,7 @@ describe('qm export systemd', () => {
     expect(parseCommandLine(value(userUnit, 'Service', 'ExecStart'), ['i']).argv.slice(1)).toEqual(['--user', 'restart', 'qm-%i.service'])
   })
 
-  it('maps depends_on (every instance), instances, each restart policy, backoff and resources, and verify passes', async () => {
+  it.skipIf(lacks('systemd'))('maps depends_on (every instance), instances, each restart policy, backoff and resources, and verify passes', async () => {
     const [first, last] = workerPortRange()
     const fixture = (name: string) => `[${process.execPath}, ${join(FIXTURES, name)}]`
     const project = await exportProject(
@@ -182,7 +183,7 @@ describe('qm export systemd', () => {
     expect(verdicts).toEqual([[0, '1 in a row'], [0, '2 in a row'], [3, '3 in a row'], [0, '1 in a row']])
   })
 
-  it('quotes paths, arguments and environment with specifiers, quotes, $ and ; so that systemd and a by-hand start read them back exactly', async () => {
+  it.skipIf(lacks('systemd'))('quotes paths, arguments and environment with specifiers, quotes, $ and ; so that systemd and a by-hand start read them back exactly', async () => {
     const [first, last] = workerPortRange()
     const project = await exportProject('', `odd "dir" 'x' 100% $HOME ;\\z`)
     // systemd refuses quotes and backslashes in the executable's own path, so node is linked from a path with spaces and % only.

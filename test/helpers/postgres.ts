@@ -3,11 +3,12 @@
 // socket in that folder. As root the server runs as the postgres user (initdb refuses
 // root). Every connection is trusted except one role that needs a password.
 import {execFileSync, spawnSync} from 'node:child_process'
-import {chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import pg from 'pg'
+import {postgresBinDir} from '../requirements.js'
 
 /** The role whose sign-in needs a password (scram-sha-256); every other role is trusted. */
 export const PASSWORD_ROLE = 'qm_secret'
@@ -30,14 +31,6 @@ export interface TestPostgres {
   destroy(): void
 }
 
-function binDir(): string | undefined {
-  const root = '/usr/lib/postgresql'
-  if (!existsSync(root)) return undefined
-  const versions = readdirSync(root)
-    .filter((name) => existsSync(join(root, name, 'bin', 'initdb')))
-    .sort((a, b) => Number(b) - Number(a))
-  return versions[0] === undefined ? undefined : join(root, versions[0], 'bin')
-}
 
 // A port outside 50000–59999, where the registry tests hand out ports and allocation skips listeners.
 async function serverPort(): Promise<number> {
@@ -58,7 +51,7 @@ export interface TestPostgresOptions {
 }
 
 export async function startTestPostgres(options: TestPostgresOptions = {}): Promise<TestPostgres> {
-  const bin = binDir()
+  const bin = postgresBinDir()
   const tool = (name: string) => (bin ? join(bin, name) : name)
   const asRoot = process.getuid?.() === 0
   const dir = mkdtempSync(join(tmpdir(), 'qm-pg-'))

@@ -8,7 +8,7 @@ import {fileURLToPath, pathToFileURL} from 'node:url'
 import {createCertificateSet, writeCertificateSet} from '../../src/certs/issue.js'
 import type {CertPaths} from '../../src/manifest/types.js'
 
-export const PYTHON = '/usr/bin/python3'
+export {PYTHON} from '../requirements.js'
 export const REPO = fileURLToPath(new URL('../../', import.meta.url))
 
 /** Node's --import argument that runs TypeScript sources directly. */

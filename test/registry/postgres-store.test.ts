@@ -10,6 +10,7 @@ import type {PostgresRegistrySettings} from '../../src/manifest/types.js'
 import {PostgresEndpointStore} from '../../src/registry/postgres-store.js'
 import {DatabaseUrl} from '../../src/registry/database-url.js'
 import {freePort} from '../helpers/listen.js'
+import {lacks} from '../helpers/requirements.js'
 import {PASSWORD_ROLE, startTestPostgres, type TestPostgres} from '../helpers/postgres.js'
 import {tempDir} from '../helpers/temp-dir.js'
 import {request, storeCases, type StoreBackend} from './store-cases.js'
@@ -21,7 +22,10 @@ let server: TestPostgres
 
 let caFile: string
 
+const NO_POSTGRES = lacks('postgresql')
+
 beforeAll(async () => {
+  if (NO_POSTGRES) return
   const certs = await createCertificateSet()
   server = await startTestPostgres({tls: {certPem: certs.server.certPem, keyPem: certs.server.keyPem}})
   caFile = join(server.socketDir, 'ca.crt')
@@ -89,7 +93,7 @@ const postgres: StoreBackend = {
   describe: (database) => `database "${database}" on 127.0.0.1:${server.port} as user postgres`,
 }
 
-describe('PostgreSQL ServiceEndpoint store', () => {
+describe.skipIf(NO_POSTGRES)('PostgreSQL ServiceEndpoint store', () => {
   storeCases(postgres)
 
   it('creates the table as the README says: identity id, boolean is_active, port >= 0', async () => {
@@ -126,7 +130,7 @@ describe('PostgreSQL ServiceEndpoint store', () => {
   })
 })
 
-describe('signing in to the PostgreSQL registry', () => {
+describe.skipIf(NO_POSTGRES)('signing in to the PostgreSQL registry', () => {
   it('uses the password in the URL, and refuses a wrong one without repeating either', async () => {
     const database = await ownedDatabase()
     const good = await PostgresEndpointStore.open(settings(server.url({database, user: PASSWORD_ROLE, password: PASSWORD})), {})
@@ -175,7 +179,7 @@ describe('signing in to the PostgreSQL registry', () => {
   })
 })
 
-describe('TLS to the PostgreSQL registry (sslmode)', () => {
+describe.skipIf(NO_POSTGRES)('TLS to the PostgreSQL registry (sslmode)', () => {
   /** Whether qm's own connection to the database uses TLS. */
   async function usesTls(database: string, url: string): Promise<boolean> {
     const store = await PostgresEndpointStore.open(settings(url), {})
@@ -210,7 +214,7 @@ describe('TLS to the PostgreSQL registry (sslmode)', () => {
   })
 })
 
-describe('an unreachable PostgreSQL registry', () => {
+describe.skipIf(NO_POSTGRES)('an unreachable PostgreSQL registry', () => {
   it('fails at once with the host, port and database when nothing listens', async () => {
     const port = await freePort()
     const started = performance.now()

@@ -12,6 +12,7 @@ import type {CertPaths} from '../../src/manifest/types.js'
 import {SqliteEndpointStore} from '../../src/registry/sqlite-store.js'
 import {freePort} from '../helpers/listen.js'
 import {runQm} from '../helpers/run-qm.js'
+import {lacks} from '../helpers/requirements.js'
 import {makeCerts, PYTHON, startService, stopStartedServices} from '../helpers/services.js'
 import {tempDir} from '../helpers/temp-dir.js'
 
@@ -95,7 +96,7 @@ async function expectServerAnswers(command: string[], dir: string, port: number,
 }
 
 describe('qm new', () => {
-  it('makes a Python service: files, stubs, manifest entry with comments kept, registry row, passing unit test, a server that answers', async () => {
+  it.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resources'))('makes a Python service: files, stubs, manifest entry with comments kept, registry row, passing unit test, a server that answers', async () => {
     const {dir, port, manifest, certs} = await project()
     const result = await runQm(['new', 'demo_py', '--lang', 'python'], {cwd: dir})
     expect(result.exitCode, result.stderr).toBe(0)
