@@ -1,13 +1,10 @@
-// A manifest's daemon: holds the lock, runs the supervisor, answers the control socket,
-// rotates logs. The background daemon (`qm start`) and the foreground one (`qm up`) are
+// A manifest's daemon: holds the lock, runs the supervisor, answers the control socket. The background daemon (`qm start`) and the foreground one (`qm up`) are
 // this same code; they differ only in who reads the transitions.
 import {rmSync, writeFileSync} from 'node:fs'
 import type {Server} from 'node:net'
 import {QmError} from '../errors.js'
 import {loadManifest} from '../manifest/load.js'
 import type {Manifest} from '../manifest/types.js'
-import {expandInstances} from '../supervisor/instances.js'
-import {logPath, rotateIfNeeded} from '../supervisor/log-files.js'
 import type {Transition} from '../supervisor/service-runner.js'
 import {Supervisor} from '../supervisor/supervisor.js'
 import {DaemonLock} from './daemon-lock.js'
@@ -15,7 +12,6 @@ import {daemonPaths} from './paths.js'
 import type {Request} from './protocol.js'
 import {serveControl} from './server.js'
 
-const LOG_ROTATION_CHECK_MS = 1000
 
 export class DaemonBusyError extends QmError {
   constructor(manifestFile: string) {
@@ -31,7 +27,6 @@ export interface DaemonOptions {
 
 export class Daemon {
   private server: Server | undefined
-  private rotationTimer: NodeJS.Timeout | undefined
   private closing: Promise<void> | undefined
   private readonly closed: Promise<void>
   private markClosed!: () => void
@@ -73,8 +68,6 @@ export class Daemon {
     if (gone.length > 0) log(`recorded but no longer running: ${gone.join(', ')}`)
     daemon.server = await serveControl(paths.socket, (request, emit) => daemon.handle(request, emit), (error) => log(`bug: ${(error as Error).stack ?? String(error)}`))
     writeFileSync(paths.pidFile, `${process.pid}\n`)
-    daemon.rotationTimer = setInterval(() => daemon.rotateLogs(), LOG_ROTATION_CHECK_MS)
-    daemon.rotationTimer.unref()
     log(`daemon ${process.pid} serving ${manifest.file} on ${paths.socket}`)
     return daemon
   }
@@ -139,20 +132,9 @@ export class Daemon {
     return this.supervisor.reload(this.manifest, {startNew})
   }
 
-  private rotateLogs(): void {
-    for (const instance of expandInstances(this.manifest.services)) {
-      try {
-        rotateIfNeeded(logPath(this.manifest.stateDir, instance.name), instance.service.logs)
-      } catch (error) {
-        this.log(`${instance.name}: log rotation failed: ${(error as Error).message}`)
-      }
-    }
-  }
-
   close(options: {stopServices: boolean}): Promise<void> {
     this.closing ??= (async () => {
       this.log(options.stopServices ? 'shutting down: stopping every service' : 'shutting down, services left running')
-      if (this.rotationTimer) clearInterval(this.rotationTimer)
       await this.mutations
       await this.supervisor.close(options)
       await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))

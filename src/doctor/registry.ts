@@ -24,6 +24,14 @@ export async function checkRegistry(settings: RegistrySettings, manifestDir: str
     return await withEndpointStore(settings, async (store) => {
       const all = await store.list()
       const rows = all.filter((row) => row.host === settings.host)
+      const insert = await store.checkInsert(settings.host).then(
+        () => undefined,
+        (error: unknown) => error,
+      )
+      if (insert instanceof QmError) {
+        return {rows, check: check('registry', 'FAIL', `qm cannot insert a row into ${where} (tried in a transaction it rolled back): ${insert.message}`, insert.hint ?? 'check registry: in the manifest')}
+      }
+      if (insert !== undefined) throw insert
       return {
         rows,
         check: check('registry', 'OK', `${where} has the ServiceEndpoint columns; ${all.length} row${all.length === 1 ? '' : 's'}, ${rows.length} for host ${settings.host}`),

@@ -191,6 +191,21 @@ export class PostgresEndpointStore implements EndpointStore {
     if (result.rowCount === 0) throw new NotRegisteredError(name, host)
   }
 
+  async checkInsert(host: string): Promise<void> {
+    const client = await this.pool.connect().catch((error: unknown) => {
+      throw this.explain(error)
+    })
+    try {
+      await client.query('BEGIN')
+      await client.query(`INSERT INTO ${this.table} (name, host, port, protocol, is_active) VALUES ($1, $2, 0, 'grpc', $3)`, ['qm-doctor-check', host, this.activeValue(false)])
+    } catch (error) {
+      throw this.explain(error)
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined)
+      client.release()
+    }
+  }
+
   async close(): Promise<void> {
     await this.pool.end()
   }
@@ -254,6 +269,15 @@ export class PostgresEndpointStore implements EndpointStore {
     }
     if (code === '55P03') {
       return new RegistryError(`the registry is locked by another writer for more than ${LOCK_TIMEOUT_MS / 1000}s (${where})`, 'REGISTRY_BUSY', 'run the command again', {cause: error})
+    }
+    if (code === '23502') {
+      const column = typeof (failure as {column?: unknown}).column === 'string' ? (failure as {column: string}).column : 'a column'
+      return new RegistryError(
+        `the registry refused the row, ${where}: table ${this.tableName} has a column ${column} that must not be NULL and has no default, and qm writes only ${COLUMNS.replace(/"/g, '')}`,
+        'REGISTRY_SCHEMA',
+        `give ${column} a default in the platform's migration (or let it be NULL), so rows without it can be written`,
+        {cause: error},
+      )
     }
     if (code === '42501') {
       return new RegistryError(`the registry refused access, ${where}: ${message}`, 'REGISTRY_PERMISSION', `grant the user the rights on table ${this.tableName}, or create the table with the platform's migrations`, {cause: error})

@@ -3,15 +3,24 @@
 // the file Django made. Allocation runs inside BEGIN IMMEDIATE, which takes the write
 // lock before the read, so concurrent `qm register` runs are serialised even on a
 // Django table that has no unique constraints.
-import {mkdirSync} from 'node:fs'
+//
+// better-sqlite3 is synchronous, and the file may be the platform's own db.sqlite3, which
+// Django locks while it writes. SQLite's busy handler would wait for such a lock inside
+// the caller's event loop, which in the daemon stops all supervision. So after opening,
+// every statement runs with no busy wait at all, and a locked file is retried on timers
+// (a few milliseconds apart at first, then every 100 ms) until lockWaitMs has passed:
+// the waiting happens between statements, never inside one.
+import {existsSync, mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import {NoFreePortError, NotRegisteredError, PortTakenError, RegistryError} from '../errors.js'
 import {claimPort, pickPort, reuseExisting} from './allocation.js'
 import type {Endpoint, EndpointStore, RegisterOutcome, RegisterRequest} from './store.js'
 
 const REQUIRED_COLUMNS = ['id', 'name', 'host', 'port', 'protocol', 'is_active'] as const
-const BUSY_TIMEOUT_MS = 10_000
+export const LOCK_WAIT_MS = 10_000
+const RETRY_DELAYS_MS = [2, 5, 10, 25, 50, 100]
 
 interface Row {
   id: number
@@ -22,37 +31,51 @@ interface Row {
   is_active: number | bigint | boolean
 }
 
+
+export interface SqliteStoreOptions {
+  /** How long a statement waits, on timers, for a lock another process holds. */
+  lockWaitMs?: number
+}
+
 export class SqliteEndpointStore implements EndpointStore {
   private readonly db: Database.Database
   private readonly table: string
+  private readonly lockWaitMs: number
 
   private constructor(
     readonly file: string,
-    table: string,
+    private readonly tableName: string,
+    options: SqliteStoreOptions,
   ) {
-    this.table = `"${table}"`
+    this.table = `"${tableName}"`
+    this.lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS
     mkdirSync(dirname(file), {recursive: true})
+    const created = !existsSync(file)
     try {
-      this.db = new Database(file, {timeout: BUSY_TIMEOUT_MS})
-      this.db.pragma('journal_mode = WAL')
+      // The first contact may block, once: the table must be known before anything else runs.
+      this.db = new Database(file, {timeout: this.lockWaitMs})
+      // WAL only for a file qm makes: a journal mode is a property of the file, and the
+      // platform's database is not qm's to change.
+      if (created) this.db.pragma('journal_mode = WAL')
     } catch (error) {
-      throw new RegistryError(`cannot open the registry ${file}: ${(error as Error).message}`, 'REGISTRY_OPEN', undefined, {cause: error})
+      throw this.translate(error, `cannot open the registry ${file}`)
     }
   }
 
-  static open(file: string, table: string): SqliteEndpointStore {
-    const store = new SqliteEndpointStore(file, table)
+  static open(file: string, table: string, options: SqliteStoreOptions = {}): SqliteEndpointStore {
+    const store = new SqliteEndpointStore(file, table, options)
     try {
-      store.ensureTable(table)
+      store.ensureTable()
+      store.db.pragma('busy_timeout = 0')
     } catch (error) {
       store.db.close()
-      throw error
+      throw store.translate(error, `cannot read the registry ${file}`)
     }
     return store
   }
 
-  private ensureTable(table: string): void {
-    const columns = this.db.prepare(`PRAGMA table_info(${this.table})`).all() as {name: string}[]
+  private ensureTable(): void {
+    const columns = this.columns()
     if (columns.length === 0) {
       this.db.exec(`CREATE TABLE IF NOT EXISTS ${this.table} (
         "id" integer NOT NULL PRIMARY KEY AUTOINCREMENT,
@@ -70,27 +93,44 @@ export class SqliteEndpointStore implements EndpointStore {
     const missing = REQUIRED_COLUMNS.filter((column) => !present.has(column))
     if (missing.length > 0) {
       throw new RegistryError(
-        `table ${table} in ${this.file} has no column ${missing.join(', ')}; a ServiceEndpoint table has ${REQUIRED_COLUMNS.join(', ')}`,
+        `table ${this.tableName} in ${this.file} has no column ${missing.join(', ')}; a ServiceEndpoint table has ${REQUIRED_COLUMNS.join(', ')}`,
         'REGISTRY_SCHEMA',
         'point registry.table at the ServiceEndpoint table, or at a name that does not exist yet so qm creates it',
       )
     }
   }
 
+  private columns(): {name: string}[] {
+    return this.db.prepare(`PRAGMA table_info(${this.table})`).all() as {name: string}[]
+  }
+
+  async checkInsert(host: string): Promise<void> {
+    await this.run('insert a row', () => {
+      this.db.exec('BEGIN IMMEDIATE')
+      try {
+        this.db.prepare(`INSERT INTO ${this.table} (name, host, port, protocol, is_active) VALUES (?, ?, ?, 'grpc', 0)`).run('qm-doctor-check', host, 0)
+      } finally {
+        this.db.exec('ROLLBACK')
+      }
+    })
+  }
+
   async list(host?: string): Promise<Endpoint[]> {
-    const rows = host === undefined
-      ? this.db.prepare(`SELECT * FROM ${this.table} ORDER BY host, port`).all()
-      : this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? ORDER BY port`).all(host)
+    const rows = await this.run('read the table', () =>
+      host === undefined
+        ? this.db.prepare(`SELECT * FROM ${this.table} ORDER BY host, port`).all()
+        : this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? ORDER BY port`).all(host),
+    )
     return (rows as Row[]).map(toEndpoint)
   }
 
   async find(name: string, host: string): Promise<Endpoint | undefined> {
-    const row = this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(host, name) as Row | undefined
+    const row = await this.run('read the table', () => this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(host, name) as Row | undefined)
     return row && toEndpoint(row)
   }
 
   async register(request: RegisterRequest): Promise<RegisterOutcome> {
-    const run = this.db.transaction((): RegisterOutcome => {
+    const transaction = this.db.transaction((): RegisterOutcome => {
       const existing = this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(request.host, request.name) as Row | undefined
       if (existing) return reuseExisting(toEndpoint(existing), request)
       const port = request.port === undefined ? this.allocate(request) : this.claim(request, request.port)
@@ -100,11 +140,12 @@ export class SqliteEndpointStore implements EndpointStore {
       const endpoint: Endpoint = {id: Number(result.lastInsertRowid), name: request.name, host: request.host, port, protocol: 'grpc', active: request.active}
       return {endpoint, created: true}
     })
-    try {
-      return run.immediate()
-    } catch (error) {
-      throw translate(error, request)
-    }
+    return this.run(`register ${request.name}`, () => transaction.immediate(), (error) => {
+      if ((error as {code?: string}).code !== 'SQLITE_CONSTRAINT_UNIQUE') return undefined
+      // The unique indexes qm creates are the last line of defence; under BEGIN IMMEDIATE
+      // they should never fire, but a foreign writer outside qm could still race us.
+      return new PortTakenError(`${request.name} could not be registered: another writer took the same name or port (host ${request.host})`, 'run the command again')
+    })
   }
 
   private allocate(request: RegisterRequest): number {
@@ -120,23 +161,80 @@ export class SqliteEndpointStore implements EndpointStore {
   }
 
   async unregister(name: string, host: string): Promise<Endpoint> {
-    const run = this.db.transaction((): Endpoint => {
+    const transaction = this.db.transaction((): Endpoint => {
       const row = this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(host, name) as Row | undefined
       if (!row) throw new NotRegisteredError(name, host)
       this.db.prepare(`DELETE FROM ${this.table} WHERE id = ?`).run(row.id)
       return toEndpoint(row)
     })
-    return run.immediate()
+    return this.run(`unregister ${name}`, () => transaction.immediate())
   }
 
   async setActive(name: string, host: string, active: boolean): Promise<void> {
-    const result = this.db.prepare(`UPDATE ${this.table} SET is_active = ? WHERE host = ? AND name = ?`).run(active ? 1 : 0, host, name)
+    const result = await this.run(`mark ${name} ${active ? 'active' : 'inactive'}`, () =>
+      this.db.prepare(`UPDATE ${this.table} SET is_active = ? WHERE host = ? AND name = ?`).run(active ? 1 : 0, host, name),
+    )
     if (result.changes === 0) throw new NotRegisteredError(name, host)
   }
 
   async close(): Promise<void> {
     this.db.close()
   }
+
+  /**
+   * Runs one statement or transaction; while another process holds the lock, tries again on
+   * timers until lockWaitMs has passed. Every other SQLite error becomes a RegistryError.
+   */
+  private async run<T>(what: string, statement: () => T, special?: (error: unknown) => Error | undefined): Promise<T> {
+    const deadline = performance.now() + this.lockWaitMs
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return statement()
+      } catch (error) {
+        if (!isBusy(error) || performance.now() >= deadline) throw special?.(error) ?? this.translate(error, `cannot ${what} in ${this.file}`)
+      }
+      await sleep(Math.min(RETRY_DELAYS_MS[Math.min(attempt, RETRY_DELAYS_MS.length - 1)]!, Math.max(1, deadline - performance.now())))
+    }
+  }
+
+  /** A QmError for an SQLite error: what qm tried, on which table and column, and what to do. */
+  private translate(error: unknown, doing: string): unknown {
+    if (error instanceof RegistryError || !(error instanceof Database.SqliteError)) return error
+    const code = error.code
+    const table = `table ${this.tableName}`
+    if (isBusy(error)) {
+      return new RegistryError(
+        `${doing}: the file is locked by another process for more than ${this.lockWaitMs / 1000} s`,
+        'REGISTRY_BUSY',
+        'another program (the platform, a migration, an open sqlite3 shell) holds a write transaction on the file; let it finish, then run the command again',
+        {cause: error},
+      )
+    }
+    if (code === 'SQLITE_CONSTRAINT_NOTNULL') {
+      const column = /NOT NULL constraint failed: (?:[^.]+\.)?(\S+)/.exec(error.message)?.[1] ?? 'a column'
+      return new RegistryError(
+        `${doing}: ${table} has a column ${column} that must not be NULL and has no default, and qm writes only ${REQUIRED_COLUMNS.join(', ')}`,
+        'REGISTRY_SCHEMA',
+        `give ${column} a default in the platform's migration (or let it be NULL), so rows without it can be written`,
+        {cause: error},
+      )
+    }
+    if (code.startsWith('SQLITE_CONSTRAINT')) {
+      return new RegistryError(`${doing}: ${table} refused the row: ${error.message}`, 'REGISTRY_SCHEMA', 'the table has a constraint beyond the ServiceEndpoint columns; qm doctor shows what qm cannot fill', {cause: error})
+    }
+    if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM')) {
+      return new RegistryError(`${doing}: ${error.message}`, 'REGISTRY_ACCESS', `check that this user may read and write ${this.file} and its folder`, {cause: error})
+    }
+    if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+      return new RegistryError(`${doing}: ${error.message}`, 'REGISTRY_CORRUPT', `${this.file} is not a readable SQLite database; restore it from a backup, or point registry.path elsewhere`, {cause: error})
+    }
+    return new RegistryError(`${doing} (${table}): ${error.message}`, 'REGISTRY_SQLITE', 'qm doctor checks the registry and its table', {cause: error})
+  }
+}
+
+function isBusy(error: unknown): boolean {
+  const code = (error as {code?: unknown}).code
+  return typeof code === 'string' && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'))
 }
 
 function toEndpoint(row: Row): Endpoint {
@@ -148,17 +246,4 @@ function toEndpoint(row: Row): Endpoint {
     protocol: row.protocol,
     active: row.is_active === true || Number(row.is_active) === 1,
   }
-}
-
-// The unique indexes qm creates are the last line of defence; under BEGIN IMMEDIATE
-// they should never fire, but a foreign writer outside qm could still race us.
-function translate(error: unknown, request: RegisterRequest): unknown {
-  const code = (error as {code?: string}).code
-  if (code === 'SQLITE_CONSTRAINT_UNIQUE') {
-    return new PortTakenError(`${request.name} could not be registered: another writer took the same name or port (host ${request.host})`, 'run the command again', )
-  }
-  if (code === 'SQLITE_BUSY') {
-    return new RegistryError(`the registry is locked by another writer for more than ${BUSY_TIMEOUT_MS / 1000}s`, 'REGISTRY_BUSY', 'run the command again')
-  }
-  return error
 }

@@ -34,5 +34,7 @@ export interface EndpointStore {
   register(request: RegisterRequest): Promise<RegisterOutcome>
   unregister(name: string, host: string): Promise<Endpoint>
   setActive(name: string, host: string, active: boolean): Promise<void>
+  /** Inserts a row of this host in a transaction it rolls back: throws what a registration would meet. */
+  checkInsert(host: string): Promise<void>
   close(): Promise<void>
 }

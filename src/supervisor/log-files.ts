@@ -1,42 +1,68 @@
-// Each service writes its stdout and stderr straight into .qm/logs/NAME.log through a
-// file descriptor it inherits, not through a pipe to the daemon: a service must outlive
-// a daemon that dies, and a pipe whose reader died would break its next write (EPIPE).
-// Rotation therefore copies the file aside and truncates it in place, as logrotate's
-// copytruncate does; the service's O_APPEND descriptor then writes from the start again.
-import {closeSync, constants, copyFileSync, existsSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, truncateSync, fstatSync} from 'node:fs'
-import {dirname, join} from 'node:path'
+// Each service's stdout and stderr go through a named pipe to a log process of its own
+// (libexec/qm-log-writer), which appends to .qm/logs/NAME.log and rotates it by renaming
+// to NAME.log.1 … NAME.log.KEEP before a write would pass logs.max_size. Not a pipe to
+// the daemon: a service must outlive a daemon that dies, and a pipe whose reader died
+// would break its next write (EPIPE). Not a file the service writes itself: then only a
+// poll can rotate it, too late under a flood, and a copy-and-truncate loses lines.
+//
+// A named pipe (.NAME.log.fifo beside the log) rather than a pipe from child_process: the
+// stdio pipes libuv makes are socket pairs whose parent end is non-blocking, and a service
+// handed that end fails its writes with EAGAIN (Node) or BlockingIOError (Python) as soon
+// as its output outruns the log process. A FIFO opened here is an ordinary blocking pipe.
+import {execFileSync, type spawn as spawnChild} from 'node:child_process'
+import {closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, statSync} from 'node:fs'
+import {basename, dirname, join} from 'node:path'
 import type {LogSettings} from '../manifest/types.js'
+import {packagePath} from '../package-paths.js'
+
+const LOG_WRITER = packagePath('libexec', 'qm-log-writer')
+// A child of the service that keeps the pipe open keeps the log process alive too; a
+// failed start's log tail is read after at most this long.
+const LOG_FLUSH_WAIT_MS = 1000
 
 export function logPath(stateDir: string, instanceName: string): string {
   return join(stateDir, 'logs', `${instanceName}.log`)
 }
 
-/** A descriptor the child inherits; the caller closes its own copy once the child runs. */
-export function openLogForChild(path: string): number {
-  mkdirSync(dirname(path), {recursive: true})
-  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o640)
+export interface LogWriter {
+  /** The write end of the pipe, for the service's stdout and stderr. */
+  inputFd: number
+  /** Closes this process's copy of the write end, once the service has its own. */
+  closeInput(): void
+  /** Resolves when the log process has ended (everything written), or after LOG_FLUSH_WAIT_MS. */
+  done(): Promise<void>
 }
 
-/** Rotates when the file has reached maxBytes; returns whether it did. */
-export function rotateIfNeeded(path: string, settings: LogSettings): boolean {
-  let size: number
+export function startLogWriter(path: string, settings: LogSettings, spawn: typeof spawnChild): LogWriter {
+  mkdirSync(dirname(path), {recursive: true})
+  const fifo = join(dirname(path), `.${basename(path)}.fifo`)
+  if (!existsSync(fifo)) execFileSync('mkfifo', ['-m', '600', fifo])
+  // Held open for reading and writing, the FIFO lets the write-only open below return at
+  // once, and keeps what the service writes before the log process has opened its end.
+  const holder = openSync(fifo, constants.O_RDWR)
+  let input: number
+  let writer
   try {
-    size = statSync(path).size
-  } catch {
-    return false // not written yet
+    input = openSync(fifo, constants.O_WRONLY)
+    // Detached: a group of its own, so neither a stop of the service's group nor a terminal's
+    // Ctrl-C reaches it; it ends when its input does.
+    writer = spawn('perl', [LOG_WRITER, path, String(settings.maxBytes), String(settings.keep), fifo], {
+      stdio: [holder, 'ignore', 'inherit'],
+      detached: true,
+    })
+  } finally {
+    closeSync(holder)
   }
-  if (size < settings.maxBytes) return false
-  if (settings.keep === 0) {
-    truncateSync(path, 0)
-    return true
+  writer.unref()
+  const ended = new Promise<void>((resolve) => {
+    writer.once('exit', () => resolve())
+    writer.once('error', () => resolve())
+  })
+  return {
+    inputFd: input,
+    closeInput: () => closeSync(input),
+    done: () => Promise.race([ended, new Promise<void>((resolve) => setTimeout(resolve, LOG_FLUSH_WAIT_MS).unref())]),
   }
-  rmSync(`${path}.${settings.keep}`, {force: true})
-  for (let i = settings.keep - 1; i >= 1; i--) {
-    if (existsSync(`${path}.${i}`)) renameSync(`${path}.${i}`, `${path}.${i + 1}`)
-  }
-  copyFileSync(path, `${path}.1`)
-  truncateSync(path, 0)
-  return true
 }
 
 /** The last `count` lines of a file, reading only its tail. */
@@ -64,10 +90,13 @@ export function lastLines(path: string, count: number, maxBytes = 256 * 1024): s
 }
 
 /**
- * Follows a log file as it grows, and from its start again when rotation truncates it.
+ * Follows a log file as it grows, as `tail -F` does: when rotation renames it away, what
+ * was written to the old file is read to its end before the new file is read from its start.
  * Polls: fs.watch misses writes through another process's descriptor on some filesystems.
  */
 export class LogFollower {
+  private fd: number | undefined
+  private inode: number | undefined
   private offset: number
   private partial = ''
   private timer: NodeJS.Timeout | undefined
@@ -86,30 +115,43 @@ export class LogFollower {
   }
 
   poll(): void {
-    let fd: number
+    if (this.fd === undefined && !this.open()) return
+    this.readToEnd()
+    let current: number | undefined
     try {
-      fd = openSync(this.path, 'r')
+      current = statSync(this.path).ino
     } catch {
-      return // not created yet
+      current = undefined // renamed away and not made again yet
     }
+    if (current === this.inode) return
+    // Rotated: the old file is read to its end (above); the new one from its start.
+    closeSync(this.fd!)
+    this.fd = undefined
+    this.offset = 0
+    if (current !== undefined && this.open()) this.readToEnd()
+  }
+
+  private open(): boolean {
     try {
-      const size = fstatSync(fd).size
-      if (size < this.offset) {
-        this.offset = 0 // truncated by rotation
-        this.partial = ''
-      }
-      const buffer = Buffer.alloc(64 * 1024)
-      while (this.offset < size) {
-        const read = readSync(fd, buffer, 0, Math.min(buffer.length, size - this.offset), this.offset)
-        if (read <= 0) break
-        this.offset += read
-        const text = this.partial + buffer.toString('utf8', 0, read)
-        const lines = text.split('\n')
-        this.partial = lines.pop() ?? ''
-        for (const line of lines) this.onLine(line)
-      }
-    } finally {
-      closeSync(fd)
+      this.fd = openSync(this.path, 'r')
+    } catch {
+      return false // not created yet
+    }
+    const stat = fstatSync(this.fd)
+    this.inode = stat.ino
+    if (stat.size < this.offset) this.offset = 0
+    return true
+  }
+
+  private readToEnd(): void {
+    const buffer = Buffer.alloc(64 * 1024)
+    for (;;) {
+      const read = readSync(this.fd!, buffer, 0, buffer.length, this.offset)
+      if (read <= 0) return
+      this.offset += read
+      const lines = (this.partial + buffer.toString('utf8', 0, read)).split('\n')
+      this.partial = lines.pop() ?? ''
+      for (const line of lines) this.onLine(line)
     }
   }
 
@@ -117,6 +159,8 @@ export class LogFollower {
     if (this.timer) clearInterval(this.timer)
     this.timer = undefined
     this.poll()
+    if (this.fd !== undefined) closeSync(this.fd)
+    this.fd = undefined
     if (this.partial) this.onLine(this.partial)
     this.partial = ''
   }

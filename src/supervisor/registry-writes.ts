@@ -2,6 +2,10 @@
 // write that fails is kept (the latest wanted value per name, which is all the row needs)
 // and written when the database answers again: on a timer, and on each liveness tick.
 // Writes go one at a time, in order, so a name's rows end as its last change says.
+// A caller waits for its write at most WRITE_PATIENCE_MS: a database that is slow or
+// locked by another writer (Django saving a session in the same SQLite file) must not
+// hold up a start or a stop; the write goes on in the queue and lands when it can.
+import {setTimeout as sleep} from 'node:timers/promises'
 import {NotRegisteredError, QmError} from '../errors.js'
 import type {EndpointStore} from '../registry/store.js'
 
@@ -15,6 +19,7 @@ export interface RegistryBacklog {
 export const REGISTRY_RETRY_MS = 3000
 // Liveness ticks of many services come close together; one attempt a second is plenty.
 const TICK_RETRY_GAP_MS = 1000
+export const WRITE_PATIENCE_MS = 200
 
 /** Whether an error means the registry is out of reach, rather than a refusal of this request. */
 export function isRegistryOutage(error: unknown): boolean {
@@ -37,14 +42,18 @@ export class RegistryWrites {
     private readonly retryMs = REGISTRY_RETRY_MS,
   ) {}
 
-  /** Resolves once the row is written or the change is kept for later; never rejects. */
+  /**
+   * Resolves once the row is written, the change is kept for later, or WRITE_PATIENCE_MS
+   * has passed with the write still queued; never rejects.
+   */
   setActive(name: string, active: boolean): Promise<void> {
     this.pending.set(name, active)
     // Already behind: the retry writes it. Waiting here on a database that is down would
     // hold up the start or stop that asked, once per service.
     if (this.lastError !== undefined) return Promise.resolve()
-    return this.drain()
+    return Promise.race([this.drain(), sleep(WRITE_PATIENCE_MS, undefined, {ref: false})])
   }
+
 
   /** A liveness tick: a chance to catch up, taken at most once a second. */
   retrySoon(): void {

@@ -97,6 +97,8 @@ interface RunningProcess {
   startedAtMs: number
   /** Ends the exit watch of an adopted process. */
   watch: AbortController
+  /** Resolves once its log process has written all it printed; at once for an adopted one. */
+  logged: () => Promise<void>
 }
 
 const FAILED_START_LOG_LINES = 20
@@ -161,7 +163,7 @@ export class ServiceRunner {
     const watch = new AbortController()
     const alive = startTimeToEpochMs(record.startTime, this.context.bootMs)
     const exited = watchAdoptedExit(record.pid, record.startTime, watch.signal)
-    this.process = {pid: record.pid, startTime: record.startTime, exited, adopted: true, startedAtMs: record.startedAtMs ?? alive, watch}
+    this.process = {pid: record.pid, startTime: record.startTime, exited, adopted: true, startedAtMs: record.startedAtMs ?? alive, watch, logged: async () => undefined}
     if (!isSameProcess(record.pid, record.startTime)) {
       watch.abort()
       this.process = undefined
@@ -258,7 +260,7 @@ export class ServiceRunner {
       // service that cannot bind exits, after which bindFailure names what holds the port.
       const executable = resolveExecutable(this.name, this.service, process.env)
       const argv = serviceArgv(this.service, port)
-      spawned = await spawnProcess({executable, args: argv.slice(1), cwd: this.service.cwd, env: this.service.env, logFile: this.logFile})
+      spawned = await spawnProcess({executable, args: argv.slice(1), cwd: this.service.cwd, env: this.service.env, logFile: this.logFile, logs: this.service.logs})
     } catch (error) {
       this.failedStart((error as Error).message, error instanceof SpawnRefused ? error.hint : undefined)
       return
@@ -287,6 +289,9 @@ export class ServiceRunner {
       const info = running.exitInfo ?? (outcome as {exitInfo: ExitInfo}).exitInfo
       this.lastExit = info
       this.process = undefined
+      // Its last lines may still be in the pipe to its log process.
+      await running.logged()
+      if (scope.aborted) return
       const held = bindFailure(port, lastLines(this.logFile, FAILED_START_LOG_LINES), this.context.portRange)
       this.failedStart(`${describeExit(info)} before it became healthy${held ? `; port ${port} is held: ${held.what}` : ''}`, held?.fix)
       return
@@ -309,11 +314,10 @@ export class ServiceRunner {
     this.probeFailures = 0
     this.detail = undefined
     this.moveTo('running', `healthy in ${Math.round(performance.now() - this.launchStartedMono)} ms via ${probe.method === 'grpc' ? 'grpc.health.v1' : probe.method === 'call' ? 'Call' : 'tcp'}`)
-    const live = this.scope.signal
+    // Liveness starts now, not after the registry write, which may wait on another writer's lock.
+    this.scheduleStableReset(this.scope.signal)
     await this.setActive(true)
     this.settleAttempt(this.result(true))
-    // The state may have moved on during the registry write (a stop, an exit): its timers are not ours to start.
-    if (!live.aborted) this.scheduleStableReset(live)
   }
 
   private failedStart(reason: string, hint?: string): void {

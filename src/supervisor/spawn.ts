@@ -1,8 +1,10 @@
 // Spawns one service instance: argv through execa (never a shell), its own process
-// group (detached) so a stop reaches its children, output into its log file, and no
-// tie to the daemon's life (cleanup off) so services outlive a daemon that dies.
-import {closeSync} from 'node:fs'
-import {openLogForChild} from './log-files.js'
+// group (detached) so a stop reaches its children, output into a pipe read by the
+// service's own log process, and no tie to the daemon's life (cleanup off) so services
+// and their logs outlive a daemon that dies.
+import {spawn as spawnChild} from 'node:child_process'
+import type {LogSettings} from '../manifest/types.js'
+import {startLogWriter} from './log-files.js'
 import {processStartTime} from './proc.js'
 
 export interface ExitInfo {
@@ -14,6 +16,8 @@ export interface SpawnedProcess {
   pid: number
   startTime: number
   exited: Promise<ExitInfo>
+  /** Resolves once the log process has written everything the service printed (or after a bound). */
+  logged: () => Promise<void>
 }
 
 export interface SpawnRequest {
@@ -22,14 +26,16 @@ export interface SpawnRequest {
   cwd: string
   env: Record<string, string>
   logFile: string
+  logs: LogSettings
 }
 
 export async function spawnProcess(request: SpawnRequest): Promise<SpawnedProcess> {
   const {execa} = await import('execa')
-  // execa's types list only fds 0-9, but it hands any fd to child_process.spawn as is.
-  const logFd = openLogForChild(request.logFile) as 3
+  const writer = startLogWriter(request.logFile, request.logs, spawnChild)
   let child
   try {
+    // execa's types list only fds 0-9, but it hands any fd to child_process.spawn as is.
+    const pipeFd = writer.inputFd as 3
     child = execa(request.executable, request.args, {
       cwd: request.cwd,
       env: request.env,
@@ -37,14 +43,16 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnedProces
       detached: true,
       cleanup: false,
       stdin: 'ignore',
-      stdout: logFd,
-      stderr: logFd,
+      stdout: pipeFd,
+      stderr: pipeFd,
       buffer: false,
       reject: false,
       forceKillAfterDelay: false,
     })
   } finally {
-    closeSync(logFd) // the child holds its own copy
+    // The service holds its own copy of the pipe's write end; with ours closed, the log
+    // process sees the end of its input when the service and its children are gone.
+    writer.closeInput()
   }
   const exited = child.then((result) => ({code: result.exitCode ?? null, signal: result.signal ?? null}))
   const pid = child.pid
@@ -52,5 +60,5 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnedProces
     const result = await child
     throw new Error(result.shortMessage ?? `could not spawn ${request.executable}`)
   }
-  return {pid, startTime: processStartTime(pid) ?? 0, exited}
+  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done}
 }
