@@ -6,9 +6,11 @@ export const ExitCode = {
   failed: 1,
   usage: 2,
   unhealthy: 3,
+  /** Ctrl-C: 128 + SIGINT, as shells report it. */
+  interrupted: 130,
 } as const
 
-export type ErrorExitCode = 1 | 2
+export type ErrorExitCode = 1 | 2 | 130
 
 export class QmError extends Error {
   constructor(
@@ -72,6 +74,13 @@ export class NameTakenError extends RegistryError {
 export class NotRegisteredError extends RegistryError {
   constructor(name: string, host: string) {
     super(`${name} is not registered on host ${host}`, 'NOT_REGISTERED', 'qm endpoints lists what is registered')
+  }
+}
+
+/** The operator pressed Ctrl-C while a command waited; the message says what is left running. */
+export class Interrupted extends QmError {
+  constructor(message: string, hint?: string) {
+    super(message, 130, 'INTERRUPTED', hint)
   }
 }
 

@@ -1,4 +1,5 @@
 import {Args} from '@oclif/core'
+import {untilDoneOrInterrupted} from '../cli/interrupt.js'
 import {QmCommand} from '../cli/qm-command.js'
 import {askDaemon, type RestartReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
@@ -25,9 +26,13 @@ export default class Restart extends QmCommand {
       interactive: Boolean(process.stderr.isTTY) && !json,
       write: (line) => this.diag(line),
     })
-    const report = await askDaemon<RestartReport>(manifest, 'restart', argv as string[], (event) => {
-      if (!json) progress.transition(event)
-    })
+    const report = await untilDoneOrInterrupted(
+      askDaemon<RestartReport>(manifest, 'restart', argv as string[], (event) => {
+        if (!json) progress.transition(event)
+      }),
+      progress,
+      'restart',
+    )
     if (!report) {
       await progress.finish([])
       if (!json) this.diag('no qm daemon runs for this manifest: use qm start')

@@ -1,4 +1,5 @@
 import {Args} from '@oclif/core'
+import {untilDoneOrInterrupted} from '../cli/interrupt.js'
 import {QmCommand} from '../cli/qm-command.js'
 import {startServices, type StartReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
@@ -26,9 +27,13 @@ export default class Start extends QmCommand {
       interactive: Boolean(process.stderr.isTTY) && !json,
       write: (line) => this.diag(line),
     })
-    const report = await startServices(manifest, argv as string[], (event) => {
-      if (!json) progress.transition(event)
-    })
+    const report = await untilDoneOrInterrupted(
+      startServices(manifest, argv as string[], (event) => {
+        if (!json) progress.transition(event)
+      }),
+      progress,
+      'start',
+    )
     await progress.finish(report.results)
     const failed = report.results.filter((result) => !result.ok)
     if (!json) {

@@ -2,7 +2,7 @@ import {Args, Flags} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
 import {serviceStatus, type StatusReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
-import {certificateWarnings, registryBehind, renderStatusTable} from '../ui/service-report.js'
+import {certificateWarnings, credentialWarnings, registryBehind, renderStatusTable} from '../ui/service-report.js'
 
 export default class Status extends QmCommand {
   static override summary = 'Show each service: state, pid, port, health, version, uptime, restarts, cpu, memory.'
@@ -35,7 +35,7 @@ export default class Status extends QmCommand {
 
   private render(report: StatusReport): string {
     const c = colourFor(process.stdout)
-    const lines = [renderStatusTable(c, report.services), ...certificateWarnings(c, report.certificates), ...registryBehind(c, report.registry)]
+    const lines = [renderStatusTable(c, report.services), ...credentialWarnings(c, report.services), ...certificateWarnings(c, report.certificates), ...registryBehind(c, report.registry)]
     if (!report.daemon) {
       const alive = report.services.filter((s) => s.pid !== null).length
       lines.push(`${c.yellow('no qm daemon runs for this manifest')}: states are from its records${alive > 0 ? `; ${alive} process(es) still run, and qm start adopts them` : ''}`)

@@ -1,4 +1,5 @@
 import {Args} from '@oclif/core'
+import {untilDoneOrInterrupted} from '../cli/interrupt.js'
 import {QmCommand} from '../cli/qm-command.js'
 import {askDaemon, type StopReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
@@ -25,9 +26,13 @@ export default class Stop extends QmCommand {
       interactive: Boolean(process.stderr.isTTY) && !json,
       write: (line) => this.diag(line),
     })
-    const report = await askDaemon<StopReport>(manifest, 'stop', argv as string[], (event) => {
-      if (!json) progress.transition(event)
-    })
+    const report = await untilDoneOrInterrupted(
+      askDaemon<StopReport>(manifest, 'stop', argv as string[], (event) => {
+        if (!json) progress.transition(event)
+      }),
+      progress,
+      'stop',
+    )
     await progress.finish((report?.results ?? []).map((result) => ({name: result.name, ok: result.state === 'stopped'})))
     if (!report) {
       if (!json) this.diag('no qm daemon runs for this manifest: nothing to stop')

@@ -7,7 +7,7 @@ import {prefixedOutput} from '../ui/prefixed-output.js'
 
 export default class Up extends QmCommand {
   static override summary = 'Run the supervisor in the foreground: start everything, print every log line, stop all on Ctrl-C.'
-  static override description = 'For containers (as PID 1) and systemd ExecStart: lines print as "name | line", and SIGINT or SIGTERM stops every service gracefully, then exits 0. qm status and the other commands work against it as against the background daemon.'
+  static override description = 'For containers (as PID 1) and systemd ExecStart: lines print as "name | line", and SIGINT, SIGTERM or SIGHUP (the terminal or ssh session closing) stops every service gracefully, then exits 0. qm status and the other commands work against it as against the background daemon.'
   static override examples = ['<%= config.bin %> up', '<%= config.bin %> up echo']
   static override strict = false
   static override args = {names: Args.string({description: 'services to start (default: all)'})}
@@ -16,11 +16,23 @@ export default class Up extends QmCommand {
     const {argv, flags} = await this.parse(Up)
     const manifest = await this.loadManifest(flags.manifest)
     const names = expandInstances(manifest.services).map((instance) => instance.name)
-    const output = prefixedOutput(colourFor(process.stdout), names, (line) => this.out(line))
+    // Once the terminal has hung up, writing to it fails (EIO): the services still have to be
+    // stopped, so output stops instead of the process.
+    let terminalGone = false
+    process.stdout.on('error', () => {
+      terminalGone = true
+    })
+    const output = prefixedOutput(colourFor(process.stdout), names, (line) => {
+      if (!terminalGone) this.out(line)
+    })
     await runInForeground(manifest, argv as string[], output, () =>
       new Promise((resolve) => {
         process.once('SIGINT', () => resolve())
         process.once('SIGTERM', () => resolve())
+        process.once('SIGHUP', () => {
+          terminalGone = true
+          resolve()
+        })
       }),
     )
   }

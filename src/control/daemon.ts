@@ -63,7 +63,7 @@ export class Daemon {
       throw error
     }
     const daemon = new Daemon(manifest, supervisor, lock, log)
-    const {adopted, gone} = supervisor.adoptRecorded()
+    const {adopted, gone} = await supervisor.adoptRecorded()
     if (adopted.length > 0) log(`adopted ${adopted.length} running service(s) from a previous daemon: ${adopted.join(', ')}`)
     if (gone.length > 0) log(`recorded but no longer running: ${gone.join(', ')}`)
     daemon.server = await serveControl(paths.socket, (request, emit) => daemon.handle(request, emit), (error) => log(`bug: ${(error as Error).stack ?? String(error)}`))

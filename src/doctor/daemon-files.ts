@@ -7,6 +7,7 @@ import {ControlClient} from '../control/client.js'
 import {daemonPaths} from '../control/paths.js'
 import type {Manifest} from '../manifest/types.js'
 import {commandLine} from '../net/port-holders.js'
+import {ChildRecords, childRecordsPath, StateFileDamaged} from '../registry/child-records.js'
 import {processStartTime} from '../supervisor/proc.js'
 import {check, displayPath, worst, type CheckStatus, type DoctorCheck} from './report.js'
 
@@ -60,6 +61,13 @@ export async function checkDaemonFiles(manifest: Manifest): Promise<DaemonFacts>
     })
   } else if (answer.stale) {
     findings.push({status: 'WARN', message: `${show(paths.socket)}: nobody listens on it: a stale socket`, fix: `rm ${paths.socket} (the next daemon makes its own)`})
+  }
+
+  try {
+    ChildRecords.openReadOnly(childRecordsPath(manifest))?.close()
+  } catch (error) {
+    if (!(error instanceof StateFileDamaged)) throw error
+    findings.push({status: 'FAIL', message: error.message, fix: error.hint!})
   }
 
   if (findings.length === 0) {

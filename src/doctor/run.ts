@@ -4,7 +4,7 @@
 import type {Manifest} from '../manifest/types.js'
 import {findHoldersOfPorts, type PortHolder} from '../net/port-holders.js'
 import {reserveCommandIfExposed} from '../net/port-sysctls.js'
-import {ChildRecords} from '../registry/child-records.js'
+import {ChildRecords, StateFileDamaged} from '../registry/child-records.js'
 import {isThisHost} from '../registry/port-usage.js'
 import {expandInstances} from '../supervisor/instances.js'
 import {isSameProcess} from '../supervisor/proc.js'
@@ -86,7 +86,14 @@ export async function runDoctor(manifest: Manifest, options: DoctorOptions): Pro
 
 /** The instances the daemon's records show alive: same pid, same process start time. */
 function managedServices(manifest: Manifest): ManagedService[] {
-  const records = ChildRecords.openReadOnly(childRecordsPath(manifest))
+  let records: ChildRecords | undefined
+  try {
+    records = ChildRecords.openReadOnly(childRecordsPath(manifest))
+  } catch (error) {
+    // The daemon-files check reports a damaged state file; here it only means no records.
+    if (error instanceof StateFileDamaged) return []
+    throw error
+  }
   if (!records) return []
   try {
     return records

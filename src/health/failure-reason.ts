@@ -21,7 +21,7 @@ export interface FailureContext {
   timeoutMs: number
 }
 
-export type Failure = Pick<ProbeResult, 'status' | 'reason'>
+export type Failure = Pick<ProbeResult, 'status' | 'reason' | 'cause'>
 
 const SERVER_NOT_SIGNED =
   /self[- ]signed certificate|unable to verify the first certificate|unable to get (local )?issuer certificate|certificate signature failure|UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT/i
@@ -83,10 +83,10 @@ async function explainUnavailable(text: string, context: FailureContext): Promis
     }
   }
   if (SERVER_NOT_SIGNED.test(text)) {
-    return {status: 'TLS_ERROR', reason: `the server's certificate is not signed by ${caName}`}
+    return {status: 'TLS_ERROR', reason: `the server's certificate is not signed by ${caName}`, cause: 'qm-credentials'}
   }
   if (CLIENT_REJECTED_ALERT.test(text)) {
-    return {status: 'TLS_ERROR', reason: clientRejected(context, text)}
+    return {status: 'TLS_ERROR', reason: clientRejected(context, text), cause: 'qm-credentials'}
   }
   if (NOT_TLS.test(text)) {
     return {status: 'TLS_ERROR', reason: `the service does not speak TLS on this port (${text}); was it started without --server-cert?`}
@@ -97,7 +97,7 @@ async function explainUnavailable(text: string, context: FailureContext): Promis
     }
     const seen = await inspect(context)
     if (seen?.handshake && seen.afterHandshake === 'closed') {
-      return {status: 'TLS_ERROR', reason: clientRejected(context, undefined)}
+      return {status: 'TLS_ERROR', reason: clientRejected(context, undefined), cause: 'qm-credentials'}
     }
     if (seen && !seen.handshake && seen.error) return explainUnavailableOnce(seen.error, context, text)
     return {status: 'UNREACHABLE', reason: `the connection was closed before gRPC could start (${text})`}

@@ -2,6 +2,7 @@
 // service that does not implement it (the guide's services), one end-of-stream frame on
 // quantra.MicroService/Call. ProbeChannels keeps one channel per target so a steady-state
 // probe is one request on a warm HTTP/2 connection; probeOnce is the CLI's single shot.
+import {statSync} from 'node:fs'
 import {connect as tcpConnect} from 'node:net'
 import * as grpc from '@grpc/grpc-js'
 import {channelOptions, clientCredentials, readClientPem, type ClientPem} from '../grpc/client-credentials.js'
@@ -24,6 +25,8 @@ interface KeptChannel {
   address: string
   local: boolean
   pem: ClientPem
+  /** The certificate files as they were when the channel was opened (see credentialStamp). */
+  stamp: string
   /**
    * The service on the other end answered UNIMPLEMENTED to grpc.health.v1: `auto` probes
    * on this connection go straight to Call, one RPC instead of two. A new connection (a
@@ -78,6 +81,13 @@ export class ProbeChannels {
 
     const key = channelKey(target)
     let kept = this.kept.get(key)
+    // Certificates rotated (or removed) on disk: a kept channel would go on with the old
+    // ones, and qm would notice only when it next reconnects. One stat per file per probe.
+    const stamp = type === 'tcp' ? '' : credentialStamp(target.certs)
+    if (kept && kept.stamp !== stamp) {
+      this.drop(target)
+      kept = undefined
+    }
     // A READY channel sends on its open connection and dials nothing, so it needs no
     // guard; any other state would make grpc-js connect, and the guard applies.
     const ready = kept?.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY
@@ -99,7 +109,7 @@ export class ProbeChannels {
       if (!plan.dial) return finish({status: 'UNREACHABLE', method: firstMethod, reason: plan.reason}, false)
       wireStartMs = performance.now()
       if (!pem) return finish(await probeTcp(plan.address, target.port, deadlineMs - wireStartMs, options.signal))
-      kept = {client: openClient(target, plan.address, pem), pem, address: plan.address, local: plan.local}
+      kept = {client: openClient(target, plan.address, pem), pem, address: plan.address, local: plan.local, stamp}
       // A probe running concurrently for the same target may have opened one meanwhile.
       const raced = this.kept.get(key)
       if (raced) {
@@ -185,6 +195,20 @@ export async function probeOnce(target: ProbeTarget, options: ProbeOptions): Pro
   } finally {
     channels.close()
   }
+}
+
+/** Identity and change time of the CA and client pair files; changes whenever one is replaced or rewritten. */
+function credentialStamp(certs: ProbeTarget['certs']): string {
+  return [certs.ca, certs.clientCert, certs.clientKey]
+    .map((file) => {
+      try {
+        const stat = statSync(file)
+        return `${stat.ino}:${stat.size}:${stat.mtimeMs}`
+      } catch {
+        return 'missing'
+      }
+    })
+    .join('|')
 }
 
 function channelKey(target: ProbeTarget): string {

@@ -21,6 +21,11 @@ export interface ProbeResult {
   version?: string
   /** Why the status is not SERVING, in words for the operator. */
   reason?: string
+  /**
+   * 'qm-credentials': the failure lies with qm's own side (its client certificate refused,
+   * its CA not trusting the server, its key unreadable), which no restart of the service fixes.
+   */
+  cause?: 'qm-credentials'
 }
 
 export interface ProbeTarget {

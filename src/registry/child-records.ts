@@ -5,7 +5,7 @@
 import {mkdirSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import Database from 'better-sqlite3'
-import {RegistryError} from '../errors.js'
+import {QmError, RegistryError} from '../errors.js'
 
 export interface ChildRecord {
   name: string
@@ -39,6 +39,24 @@ export interface TransitionRecord {
 
 const KEPT_TRANSITIONS = 2000
 
+/** qm's own state file cannot be read as a database: random bytes, a torn copy, another file. */
+export class StateFileDamaged extends QmError {
+  constructor(readonly file: string, reason: string, options?: ErrorOptions) {
+    super(
+      `qm's state file ${file} is damaged: ${reason}`,
+      1,
+      'STATE_DAMAGED',
+      'qm start moves it aside and rebuilds the records from the running processes and the registry; the services go on running meanwhile',
+      options,
+    )
+  }
+}
+
+function isDamage(error: unknown): boolean {
+  const code = (error as {code?: unknown}).code
+  return code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT'
+}
+
 export function childRecordsPath(manifest: {stateDir: string}): string {
   return join(manifest.stateDir, 'state.sqlite3')
 }
@@ -55,8 +73,21 @@ export class ChildRecords {
     }
   }
 
+  /** Opens, or creates, the state file for writing; throws StateFileDamaged when it is not a database. */
   static open(file: string): ChildRecords {
     const records = new ChildRecords(file, false)
+    try {
+      records.init()
+    } catch (error) {
+      records.db.close()
+      if (isDamage(error)) throw new StateFileDamaged(file, (error as Error).message, {cause: error})
+      throw error
+    }
+    return records
+  }
+
+  private init(): void {
+    const records = this
     records.db.pragma('journal_mode = WAL')
     records.db.pragma('synchronous = NORMAL')
     records.db.exec(`
@@ -69,7 +100,8 @@ export class ChildRecords {
         id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, name TEXT NOT NULL, from_state TEXT NOT NULL,
         to_state TEXT NOT NULL, cause TEXT NOT NULL, pid INTEGER, start_time INTEGER);
     `)
-    return records
+    // A page damaged beyond the header shows only when it is read.
+    records.db.prepare('SELECT count(*) FROM children').get()
   }
 
   /** For `qm status` without a daemon: undefined when qm never ran here. */
@@ -80,10 +112,17 @@ export class ChildRecords {
     } catch {
       return undefined // no state file yet: nothing was ever started from this manifest
     }
-    // A daemon that has just created the file may not have created its tables yet.
-    if (!records.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'children'`).get()) {
+    try {
+      // A daemon that has just created the file may not have created its tables yet.
+      if (!records.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'children'`).get()) {
+        records.close()
+        return undefined
+      }
+      records.db.prepare('SELECT count(*) FROM children').get()
+    } catch (error) {
       records.close()
-      return undefined
+      if (isDamage(error)) throw new StateFileDamaged(file, (error as Error).message, {cause: error})
+      throw error
     }
     return records
   }

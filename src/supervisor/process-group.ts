@@ -1,5 +1,7 @@
 // Stopping reaches the whole process group, so a service's children and grandchildren
-// go with it: SIGTERM to the group, SIGKILL to whatever is left after stop_timeout.
+// go with it: SIGTERM to the group, then SIGCONT (a stopped process acts on no signal but
+// SIGKILL until it is continued, as systemd knows), SIGKILL to whatever is left after
+// stop_timeout.
 import {groupAlive} from './proc.js'
 
 export interface StopOutcome {
@@ -21,6 +23,7 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
 export async function stopGroup(pgid: number, stopTimeoutMs: number, pollMs = 10): Promise<StopOutcome> {
   const started = performance.now()
   if (!signalGroup(pgid, 'SIGTERM')) return {killed: false, elapsedMs: 0}
+  signalGroup(pgid, 'SIGCONT')
   if (await waitUntil(() => !groupAlive(pgid), stopTimeoutMs, pollMs)) {
     return {killed: false, elapsedMs: performance.now() - started}
   }

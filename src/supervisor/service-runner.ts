@@ -71,7 +71,7 @@ export interface InstanceStatus {
   state: ServiceState
   pid: number | null
   port: number | null
-  health: {status: ProbeResult['status']; latencyMs: number; reason?: string; method: ProbeResult['method']} | null
+  health: {status: ProbeResult['status']; latencyMs: number; reason?: string; method: ProbeResult['method']; cause?: ProbeResult['cause']} | null
   version: string | null
   expectedVersion: string | null
   uptimeMs: number | null
@@ -102,6 +102,10 @@ interface RunningProcess {
 }
 
 const FAILED_START_LOG_LINES = 20
+// A process that liveness has found dead gets this long after SIGTERM, not the whole
+// stop_timeout: it failed failure_threshold probes in a row, and a graceful stop is for
+// processes that can still finish their work.
+const LIVENESS_KILL_MS = 1000
 
 export class ServiceRunner {
   state: ServiceState = 'stopped'
@@ -124,6 +128,8 @@ export class ServiceRunner {
   private killing: Promise<void> | undefined
   /** When the current start began, on the monotonic clock, for "healthy in N ms". */
   private launchStartedMono = 0
+  /** Whether the daemon's log has been told that qm's own credentials fail this service's probes. */
+  private credentialWarning = false
 
   constructor(
     public instance: ServiceInstance,
@@ -174,8 +180,16 @@ export class ServiceRunner {
     this.state = 'running'
     this.detail = `adopted from a previous daemon (pid ${record.pid})`
     this.save()
-    this.scheduleLiveness(this.scope.signal)
     return true
+  }
+
+  /**
+   * An adopted process's first probe, at once rather than a health.interval later: until it
+   * answers, qm knows nothing of its health, and `qm start` must not report it as fine.
+   * Liveness goes on from there.
+   */
+  async checkAdopted(): Promise<void> {
+    if (this.state === 'running') await this.probeLiveness(this.scope.signal)
   }
 
   /** Operator start. Resolves when the service is healthy or the attempt has failed. */
@@ -251,6 +265,9 @@ export class ServiceRunner {
       return
     }
     this.moveTo('starting', cause)
+    // Health belongs to one process: the last probe of the one before says nothing of this one.
+    this.lastProbe = undefined
+    this.credentialWarning = false
     const scope = this.scope.signal
     const port = this.port!
     let spawned
@@ -381,12 +398,14 @@ export class ServiceRunner {
     this.retry(describeExit(exitInfo))
   }
 
-  private scheduleLiveness(signal: AbortSignal): void {
-    afterDelay(signal, this.service.health.intervalMs, () => void this.probeLiveness(signal))
+  /** The next liveness probe, health.interval after the start of the last one (as Kubernetes's periodSeconds). */
+  private scheduleLiveness(signal: AbortSignal, lastStartedMono?: number): void {
+    const delay = lastStartedMono === undefined ? this.service.health.intervalMs : Math.max(0, lastStartedMono + this.service.health.intervalMs - performance.now())
+    afterDelay(signal, delay, () => void this.probeLiveness(signal))
   }
 
-  private scheduleStableReset(signal: AbortSignal): void {
-    this.scheduleLiveness(signal)
+  private scheduleStableReset(signal: AbortSignal, lastProbeStartedMono?: number): void {
+    this.scheduleLiveness(signal, lastProbeStartedMono)
     afterDelay(signal, this.service.backoff.resetAfterMs, () => {
       this.failuresInRow = 0
     })
@@ -395,23 +414,29 @@ export class ServiceRunner {
   private async probeLiveness(signal: AbortSignal): Promise<void> {
     this.context.registryWrites.retrySoon()
     if (signal.aborted || this.port === undefined) return
+    const startedMono = performance.now()
     let probe: ProbeResult
     try {
       probe = await this.context.channels.probe(this.target(this.port), {...this.probeOptions(), signal})
     } catch (error) {
       if (signal.aborted) return // the state changed while the probe ran
-      // The probe could not run at all (client certificates gone): that is a failed probe.
-      probe = {status: 'UNREACHABLE', latencyMs: 0, method: 'grpc', reason: `the probe could not run: ${(error as Error).message}`}
+      // The probe could not run at all (client certificates gone or unreadable): qm's side.
+      probe = {status: 'TLS_ERROR', latencyMs: 0, method: 'grpc', reason: `the probe could not run: ${(error as Error).message}`, cause: 'qm-credentials'}
     }
     if (signal.aborted) return
     this.lastProbe = probe
+    if (probe.cause === 'qm-credentials') {
+      this.credentialsFailed(probe, signal, startedMono)
+      return
+    }
     if (probe.status === 'SERVING') {
+      this.credentialWarning = false
       this.probeFailures = 0
       if (this.state === 'unhealthy') {
         this.moveTo('running', `probe passed again (${probe.latencyMs} ms)`)
-        this.scheduleStableReset(this.scope.signal)
+        this.scheduleStableReset(this.scope.signal, startedMono)
       } else {
-        this.scheduleLiveness(signal)
+        this.scheduleLiveness(signal, startedMono)
       }
       return
     }
@@ -424,16 +449,35 @@ export class ServiceRunner {
     }
     if (this.state === 'running') {
       this.moveTo('unhealthy', `probe ${this.probeFailures} of ${this.service.health.failureThreshold} failed: ${why}`)
-      this.scheduleLiveness(this.scope.signal)
+      this.scheduleLiveness(this.scope.signal, startedMono)
     } else {
-      this.scheduleLiveness(signal)
+      this.scheduleLiveness(signal, startedMono)
+    }
+  }
+
+  /**
+   * A probe that failed on qm's own credentials says nothing of the service, and a restart
+   * cannot mend qm's certificates: the service is marked unhealthy with the reason, the log
+   * is told once, and probing goes on, with the failures in a row left as they were.
+   */
+  private credentialsFailed(probe: ProbeResult, signal: AbortSignal, startedMono: number): void {
+    const why = `qm's own credentials fail: ${probe.reason ?? probe.status}; not restarted, since a restart cannot fix them (qm certs check)`
+    if (!this.credentialWarning) {
+      this.credentialWarning = true
+      this.context.warn(`${this.name}: ${why}`)
+    }
+    if (this.state === 'running') {
+      this.moveTo('unhealthy', why)
+      this.scheduleLiveness(this.scope.signal, startedMono)
+    } else {
+      this.scheduleLiveness(signal, startedMono)
     }
   }
 
   private async restartAfterFailedProbes(cause: string): Promise<void> {
     this.moveTo('stopping', cause)
     const scope = this.scope.signal
-    const killing = this.killProcess()
+    const killing = this.killProcess(Math.min(this.service.stopTimeoutMs, LIVENESS_KILL_MS))
     this.killing = killing
     try {
       await killing
@@ -486,10 +530,10 @@ export class ServiceRunner {
     }
   }
 
-  private async killProcess(): Promise<void> {
+  private async killProcess(stopTimeoutMs = this.service.stopTimeoutMs): Promise<void> {
     const running = this.process
     if (!running) return
-    await stopGroup(running.pid, this.service.stopTimeoutMs)
+    await stopGroup(running.pid, stopTimeoutMs)
     if (!running.adopted) this.lastExit = await running.exited
     running.watch.abort()
     if (this.process === running) this.process = undefined
@@ -531,7 +575,7 @@ export class ServiceRunner {
       state: this.state,
       pid,
       port: this.port ?? null,
-      health: probe ? {status: probe.status, latencyMs: probe.latencyMs, method: probe.method, ...(probe.reason ? {reason: probe.reason} : {})} : null,
+      health: probe ? {status: probe.status, latencyMs: probe.latencyMs, method: probe.method, ...(probe.reason ? {reason: probe.reason} : {}), ...(probe.cause ? {cause: probe.cause} : {})} : null,
       version: probe?.version ?? null,
       expectedVersion: this.service.expectedVersion ?? null,
       uptimeMs: this.process && (this.state === 'running' || this.state === 'unhealthy') ? nowMs - this.process.startedAtMs : null,

@@ -6,13 +6,14 @@ import {ProbeChannels} from '../health/probe.js'
 import {ListenerSnapshots} from '../net/listener-snapshots.js'
 import {readSocketTable} from '../net/socket-table.js'
 import type {Manifest} from '../manifest/types.js'
-import {ChildRecords, childRecordsPath} from '../registry/child-records.js'
+import {ChildRecords, childRecordsPath, StateFileDamaged} from '../registry/child-records.js'
 import {openEndpointStore} from '../registry/open.js'
 import type {EndpointStore} from '../registry/store.js'
 import {RegistryWrites, type RegistryBacklog} from './registry-writes.js'
 import {startLayers, stopLayers, withDependants, withDependencies} from './dependency-order.js'
 import {expandInstances, launchFingerprint, selectInstances, type ServiceInstance} from './instances.js'
 import {bootTimeMs} from './proc.js'
+import {moveAside, rebuildRecords} from './records-rebuild.js'
 import {ServiceRunner, type AttemptResult, type PrepareShared, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
 
 export interface SupervisorListeners {
@@ -73,7 +74,7 @@ export class Supervisor {
     const endpoints = await openEndpointStore(manifest.registry)
     let records: ChildRecords
     try {
-      records = ChildRecords.open(childRecordsPath(manifest))
+      records = await openRecords(manifest, endpoints, listeners.warn ?? (() => undefined))
     } catch (error) {
       await endpoints.close()
       throw error
@@ -91,16 +92,18 @@ export class Supervisor {
   }
 
   /** After a daemon restart: takes over recorded processes that still run, and reports the rest. */
-  adoptRecorded(): {adopted: string[]; gone: string[]} {
-    const adopted: string[] = []
+  /** Adopts every recorded process that still runs, and probes each once before it returns. */
+  async adoptRecorded(): Promise<{adopted: string[]; gone: string[]}> {
+    const adopted: ServiceRunner[] = []
     const gone: string[] = []
     for (const record of this.records.all()) {
       const runner = this.runners.get(record.name)
       if (!runner) continue
-      if (runner.adopt(record)) adopted.push(record.name)
+      if (runner.adopt(record)) adopted.push(runner)
       else if (record.pid !== null) gone.push(record.name)
     }
-    return {adopted, gone}
+    await Promise.all(adopted.map((runner) => runner.checkAdopted()))
+    return {adopted: adopted.map((runner) => runner.name), gone}
   }
 
   /** Starts the named services (all when none) and what they depend on, layer by layer. */
@@ -252,4 +255,24 @@ export class Supervisor {
 function refusal(runner: ServiceRunner, error: unknown): AttemptResult {
   if (!(error instanceof QmError)) throw error
   return {name: runner.name, ok: false, state: runner.state, reason: error.message, ...(error.hint ? {hint: error.hint} : {})}
+}
+
+/** The state file, or, when it is damaged, a new one rebuilt from the kernel's tables and the registry. */
+async function openRecords(manifest: Manifest, endpoints: EndpointStore, warn: (message: string) => void): Promise<ChildRecords> {
+  const file = childRecordsPath(manifest)
+  try {
+    return ChildRecords.open(file)
+  } catch (error) {
+    if (!(error instanceof StateFileDamaged)) throw error
+    const aside = moveAside(file, Date.now())
+    const records = ChildRecords.open(file)
+    try {
+      const found = await rebuildRecords(expandInstances(manifest.services), {records, endpoints, host: manifest.registry.host, bootMs: bootTimeMs(), nowMs: Date.now()})
+      warn(`${error.message}; moved it to ${aside} and rebuilt the records of ${found.length} running service(s) from the kernel's tables and the registry${found.length > 0 ? `: ${found.join(', ')}` : ''}`)
+    } catch (rebuildError) {
+      records.close()
+      throw rebuildError
+    }
+    return records
+  }
 }

@@ -1,6 +1,7 @@
 // Progress while start, stop or restart waits on the daemon: on a terminal, one listr2
 // line per service that updates in place; elsewhere (pipes, CI, --json) plain lines,
-// one per state change, that read well in a log.
+// one per state change, that read well in a log. Either way it knows which services have
+// not reached their end yet, for what Ctrl-C leaves behind.
 import type {ChalkInstance} from 'chalk'
 import type {Transition} from '../supervisor/service-runner.js'
 import type {ServiceState} from '../supervisor/states.js'
@@ -10,6 +11,8 @@ export interface Progress {
   transition: (transition: Transition) => void
   /** Ends every line still open: ok ones as done, the others as failed with their reason. */
   finish: (results: readonly {name: string; ok: boolean; reason?: string}[]) => Promise<void>
+  /** Ends every open line as interrupted; returns the services not yet done, with their last state. */
+  interrupt: () => Promise<{name: string; state: ServiceState | undefined}[]>
 }
 
 export interface ProgressOptions {
@@ -21,22 +24,45 @@ export interface ProgressOptions {
   write: (line: string) => void
 }
 
+type Outcome = {ok: true} | {ok: false; reason: string}
+
 export async function openProgress(options: ProgressOptions): Promise<Progress> {
+  const lastState = new Map<string, ServiceState>()
+  const open = () => options.names.filter((name) => lastState.get(name) !== options.doneWhen)
   if (!options.interactive || options.names.length === 0) {
-    return {transition: (t) => options.write(transitionLine(options.colour, t)), finish: async () => undefined}
+    return {
+      transition: (t) => {
+        lastState.set(t.name, t.to)
+        options.write(transitionLine(options.colour, t))
+      },
+      finish: async () => undefined,
+      interrupt: async () => open().map((name) => ({name, state: lastState.get(name)})),
+    }
   }
   const {Listr} = await import('listr2')
-  type Line = {setOutput: (text: string) => void; resolve: () => void; reject: (error: Error) => void}
+  type Line = {setOutput: (text: string) => void; settle: (outcome: Outcome) => void}
   const lines = new Map<string, Line>()
+  // An outcome can come before listr2 has started the task that shows it (a daemon that
+  // answers at once): it waits here, and the task settles as soon as it starts.
+  const early = new Map<string, Outcome>()
+  const settle = (name: string, outcome: Outcome) => {
+    const line = lines.get(name)
+    if (line) line.settle(outcome)
+    else if (!early.has(name)) early.set(name, outcome)
+  }
   const list = new Listr(
     options.names.map((name) => ({
       title: name,
       task: (_context: unknown, task: {output: string}) =>
         new Promise<void>((resolve, reject) => {
-          lines.set(name, {setOutput: (text) => (task.output = text), resolve, reject})
+          const line: Line = {setOutput: (text) => (task.output = text), settle: (o) => (o.ok ? resolve() : reject(new Error(o.reason)))}
+          lines.set(name, line)
+          const outcome = early.get(name)
+          if (outcome) line.settle(outcome)
         }),
     })),
-    {concurrent: true, exitOnError: false, rendererOptions: {collapseErrors: false}},
+    // Ctrl-C is the command's to handle: listr2's own handler exits 127 mid-render.
+    {concurrent: true, exitOnError: false, registerSignalListeners: false, rendererOptions: {collapseErrors: false}},
   )
   // A failed line is reported by the command with the service's log lines; listr2's own rejection adds nothing.
   const running = list.run().then(
@@ -45,20 +71,21 @@ export async function openProgress(options: ProgressOptions): Promise<Progress> 
   )
   return {
     transition: (t) => {
-      const line = lines.get(t.name)
-      if (!line) return
-      line.setOutput(`${t.to}: ${t.cause}`)
-      if (t.to === options.doneWhen) line.resolve()
+      lastState.set(t.name, t.to)
+      lines.get(t.name)?.setOutput(`${t.to}: ${t.cause}`)
+      if (t.to === options.doneWhen) settle(t.name, {ok: true})
     },
     finish: async (results) => {
-      for (const result of results) {
-        const line = lines.get(result.name)
-        if (!line) continue
-        if (result.ok) line.resolve()
-        else line.reject(new Error(result.reason ?? 'failed'))
-      }
-      for (const line of lines.values()) line.resolve()
+      for (const result of results) settle(result.name, result.ok ? {ok: true} : {ok: false, reason: result.reason ?? 'failed'})
+      for (const name of options.names) settle(name, {ok: true})
       await running
+    },
+    interrupt: async () => {
+      const left = open().map((name) => ({name, state: lastState.get(name)}))
+      for (const {name, state} of left) settle(name, {ok: false, reason: `interrupted${state ? ` while ${state}` : ''}`})
+      for (const name of options.names) settle(name, {ok: true})
+      await running
+      return left
     },
   }
 }

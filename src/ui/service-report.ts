@@ -78,3 +78,11 @@ export function certificateWarnings(c: ChalkInstance, certificates: readonly Exp
       : `${c.yellow('certificate expires soon')}: ${cert.file} in ${cert.daysLeft} day(s), on ${cert.expiresAt.slice(0, 10)}`,
   )
 }
+
+/** Services whose probes fail on qm's own credentials: not the services' fault, and never restarted for it. */
+export function credentialWarnings(c: ChalkInstance, services: readonly InstanceStatus[]): string[] {
+  const failing = services.filter((s) => s.health?.cause === 'qm-credentials')
+  if (failing.length === 0) return []
+  const reason = failing[0]!.health!.reason ?? failing[0]!.health!.status
+  return [`${c.red("qm's own credentials fail")} for ${failing.map((s) => s.name).join(', ')}: ${reason}; qm certs check shows why (the services are not restarted for it)`]
+}
