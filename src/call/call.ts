@@ -94,7 +94,7 @@ export async function callService(target: CallTarget, options: CallOptions): Pro
     const version = readVersion(undefined, headers, status?.metadata)
     if (!eos && status && status.code !== grpc.status.OK) {
       if (status.code === grpc.status.DEADLINE_EXCEEDED && frames > 0) {
-        throw new CallFailedError(`${where}: no end-of-stream frame within ${options.timeoutMs} ms (${frames} frame(s) received)`, 'TIMEOUT', 'a longer --timeout gives a slow service more time')
+        throw new CallFailedError(`${where}: no end-of-stream frame within ${Math.round(options.timeoutMs)} ms (${frames} frame(s) received)`, 'TIMEOUT', 'a longer --timeout gives a slow service more time')
       }
       if (status.code === grpc.status.UNIMPLEMENTED) {
         throw new CallFailedError(`${where}: the service does not implement quantra.MicroService/Call`, 'PROTOCOL_ERROR')

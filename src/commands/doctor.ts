@@ -18,7 +18,7 @@ Exits 0 when nothing is FAIL, 1 otherwise.`
     const report = await runDoctor(manifest, {env: process.env})
     if (report.checks.some((check) => check.status === 'FAIL')) this.setExitCode(1)
     if (!this.jsonEnabled()) {
-      this.out(renderDoctorReport(colourFor(process.stdout), report.checks))
+      this.out(renderDoctorReport(colourFor(process.stdout), report.checks, process.stdout.isTTY ? process.stdout.columns : undefined))
       this.diag(doctorSummary(report.checks))
     }
     return report

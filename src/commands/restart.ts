@@ -3,7 +3,7 @@ import {untilDoneOrInterrupted} from '../cli/interrupt.js'
 import {QmCommand} from '../cli/qm-command.js'
 import {askDaemon, type RestartReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
-import {renderFailure} from '../ui/service-report.js'
+import {startAccounts, startedLine} from '../ui/service-report.js'
 import {plannedInstances} from '../supervisor/plan.js'
 import {openProgress} from '../ui/progress.js'
 
@@ -39,11 +39,12 @@ export default class Restart extends QmCommand {
       this.setExitCode(1)
       return {results: []}
     }
-    await progress.finish(report.results)
+    await progress.finish(report.results.map((result) => ({...result, ...(result.ok ? {title: startedLine(result)} : {})})))
     const failed = report.results.filter((result) => !result.ok)
     if (!json) {
-      for (const result of report.results.filter((r) => r.ok)) this.out(`${result.name} running on port ${result.port} (pid ${result.pid})`)
-      for (const result of failed) this.diag(renderFailure(c, result))
+      const accounts = startAccounts({out: colourFor(process.stdout), err: c}, report.results, progress.live && Boolean(process.stdout.isTTY))
+      for (const line of accounts.stdout) this.out(line)
+      for (const line of accounts.stderr) this.diag(line)
     }
     if (failed.length > 0) this.setExitCode(1)
     return report

@@ -3,8 +3,8 @@ import {untilDoneOrInterrupted} from '../cli/interrupt.js'
 import {QmCommand} from '../cli/qm-command.js'
 import {startServices, type StartReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
-import {renderFailure} from '../ui/service-report.js'
-import {plannedInstances} from '../supervisor/plan.js'
+import {startAccounts, startedLine} from '../ui/service-report.js'
+import {dependenciesOf, plannedInstances} from '../supervisor/plan.js'
 import {openProgress} from '../ui/progress.js'
 
 export default class Start extends QmCommand {
@@ -20,8 +20,10 @@ export default class Start extends QmCommand {
     const manifest = await this.loadManifest(flags.manifest)
     const c = colourFor(process.stderr)
     const json = this.jsonEnabled()
+    const planned = plannedInstances(manifest, argv as string[], 'start')
     const progress = await openProgress({
-      names: plannedInstances(manifest, argv as string[], 'start'),
+      names: planned,
+      waitingFor: dependenciesOf(manifest, planned),
       doneWhen: 'running',
       colour: c,
       interactive: Boolean(process.stderr.isTTY) && !json,
@@ -34,14 +36,12 @@ export default class Start extends QmCommand {
       progress,
       'start',
     )
-    await progress.finish(report.results)
+    await progress.finish(report.results.map((result) => ({...result, ...(result.ok ? {title: startedLine(result)} : {})})))
     const failed = report.results.filter((result) => !result.ok)
     if (!json) {
-      const out = colourFor(process.stdout)
-      for (const result of report.results.filter((r) => r.ok)) {
-        this.out(`${out.green('✓')} ${result.name} running on port ${result.port} (pid ${result.pid}${result.probe ? `, ${result.probe.status} in ${result.probe.latencyMs.toFixed(1)} ms` : ''})`)
-      }
-      for (const result of failed) this.diag(renderFailure(c, result))
+      const accounts = startAccounts({out: colourFor(process.stdout), err: c}, report.results, progress.live && Boolean(process.stdout.isTTY))
+      for (const line of accounts.stdout) this.out(line)
+      for (const line of accounts.stderr) this.diag(line)
     }
     if (report.daemonStarted) {
       // Once per daemon: this run started it. The check is qm doctor's reserved-ports.

@@ -8,6 +8,8 @@ export default class Status extends QmCommand {
   static override summary = 'Show each service: state, pid, port, health, version, uptime, restarts, cpu, memory.'
   static override description = 'Exits 0 only when every listed service is running and its last probe said SERVING, 3 otherwise. With no daemon running it shows what the records say, checking each recorded process against the kernel.'
   static override examples = ['<%= config.bin %> status', '<%= config.bin %> status ocr --json', '<%= config.bin %> status --watch']
+  // What PM2 (ls, list), docker compose (ps) and supervisorctl users type.
+  static override aliases = ['ps', 'ls', 'list']
   static override enableJsonFlag = true
   static override strict = false
   static override args = {names: Args.string({description: 'services to show (default: all)'})}
@@ -35,7 +37,8 @@ export default class Status extends QmCommand {
 
   private render(report: StatusReport): string {
     const c = colourFor(process.stdout)
-    const lines = [renderStatusTable(c, report.services), ...credentialWarnings(c, report.services), ...certificateWarnings(c, report.certificates), ...registryBehind(c, report.registry)]
+    const width = process.stdout.isTTY ? process.stdout.columns : undefined
+    const lines = [renderStatusTable(c, report.services, width), ...credentialWarnings(c, report.services), ...certificateWarnings(c, report.certificates), ...registryBehind(c, report.registry)]
     if (!report.daemon) {
       const alive = report.services.filter((s) => s.pid !== null).length
       lines.push(`${c.yellow('no qm daemon runs for this manifest')}: states are from its records${alive > 0 ? `; ${alive} process(es) still run, and qm start adopts them` : ''}`)

@@ -33,12 +33,13 @@ export default class Stop extends QmCommand {
       progress,
       'stop',
     )
-    await progress.finish((report?.results ?? []).map((result) => ({name: result.name, ok: result.state === 'stopped'})))
+    await progress.finish((report?.results ?? []).map((result) => ({name: result.name, ok: result.state === 'stopped', title: `${result.name} ${result.state}`})))
     if (!report) {
       if (!json) this.diag('no qm daemon runs for this manifest: nothing to stop')
       return {results: []}
     }
-    if (!json) for (const result of report.results) this.out(`${result.name} ${result.state}`)
+    // On a terminal the live lines ended in the same words: one account per service.
+    if (!json && !(progress.live && process.stdout.isTTY)) for (const result of report.results) this.out(`${result.name} ${result.state}`)
     return report
   }
 }

@@ -2,7 +2,7 @@
 // handed to the caller as they come, until a signal asks for a graceful stop.
 import type {Manifest} from '../manifest/types.js'
 import {expandInstances} from '../supervisor/instances.js'
-import {LogFollower, logPath} from '../supervisor/log-files.js'
+import {LogFollower, logPath, parseLogLine} from '../supervisor/log-files.js'
 import type {AttemptResult, Transition} from '../supervisor/service-runner.js'
 import {Daemon} from './daemon.js'
 
@@ -16,7 +16,7 @@ export interface ForegroundOutput {
 export async function runInForeground(manifest: Manifest, names: string[], output: ForegroundOutput, untilSignal: () => Promise<void>): Promise<void> {
   const daemon = await Daemon.open({manifest, log: () => undefined, onTransition: output.transition})
   const followers = expandInstances(manifest.services).map((instance) => {
-    const follower = new LogFollower(logPath(manifest.stateDir, instance.name), (line) => output.logLine(instance.name, line), {fromEnd: true})
+    const follower = new LogFollower(logPath(manifest.stateDir, instance.name), (line) => output.logLine(instance.name, parseLogLine(line).text), {fromEnd: true})
     follower.start(50)
     return follower
   })

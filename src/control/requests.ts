@@ -6,7 +6,7 @@ import type {Manifest} from '../manifest/types.js'
 import {unregisterEndpoint} from '../registry/endpoints.js'
 import type {Endpoint} from '../registry/store.js'
 import {ChildRecords, childRecordsPath} from '../registry/child-records.js'
-import {instanceNames} from '../supervisor/instances.js'
+import {expandInstances, selectInstances} from '../supervisor/instances.js'
 import {isSameProcess, processStartTime} from '../supervisor/proc.js'
 import {waitUntil} from '../supervisor/process-group.js'
 import type {AttemptResult, InstanceStatus, Transition} from '../supervisor/service-runner.js'
@@ -98,28 +98,27 @@ function recordedStatus(manifest: Manifest, names: string[]): InstanceStatus[] {
   const recorded = new Map((records?.all() ?? []).map((record) => [record.name, record]))
   records?.close()
   const rows: InstanceStatus[] = []
-  for (const service of manifest.services) {
-    for (const name of instanceNames(service)) {
-      if (names.length > 0 && !names.includes(name) && !names.includes(service.name)) continue
-      const record = recorded.get(name)
-      const alive = record?.pid != null && record.startTime != null && isSameProcess(record.pid, record.startTime)
-      rows.push({
-        name,
-        service: service.name,
-        state: alive ? 'running' : record && ['starting', 'running', 'unhealthy', 'stopping'].includes(record.state) ? 'exited' : ((record?.state ?? 'stopped') as InstanceStatus['state']),
-        pid: alive ? record!.pid : null,
-        port: record?.port ?? null,
-        health: null,
-        version: null,
-        expectedVersion: service.expectedVersion ?? null,
-        uptimeMs: alive && record!.startedAtMs ? Date.now() - record!.startedAtMs : null,
-        restarts: record?.restarts ?? 0,
-        cpuPercent: null,
-        memoryBytes: null,
-        lastExit: record && (record.lastExitCode !== null || record.lastExitSignal !== null) ? {code: record.lastExitCode, signal: record.lastExitSignal} : null,
-        detail: alive ? 'no daemon watches it' : record?.detail ?? null,
-      })
-    }
+  // The same selection as the daemon's: an unknown name is a usage error either way.
+  for (const {name, service} of selectInstances(manifest, expandInstances(manifest.services), names)) {
+    const record = recorded.get(name)
+    const alive = record?.pid != null && record.startTime != null && isSameProcess(record.pid, record.startTime)
+    rows.push({
+      name,
+      service: service.name,
+      state: alive ? 'running' : record && ['starting', 'running', 'unhealthy', 'stopping'].includes(record.state) ? 'exited' : ((record?.state ?? 'stopped') as InstanceStatus['state']),
+      pid: alive ? record!.pid : null,
+      port: record?.port ?? null,
+      health: null,
+      version: null,
+      expectedVersion: service.expectedVersion ?? null,
+      uptimeMs: alive && record!.startedAtMs ? Date.now() - record!.startedAtMs : null,
+      restarts: record?.restarts ?? 0,
+      cpuPercent: null,
+      memoryBytes: null,
+      lastExit: record && (record.lastExitCode !== null || record.lastExitSignal !== null) ? {code: record.lastExitCode, signal: record.lastExitSignal} : null,
+      detail: alive ? 'no daemon watches it' : record?.detail ?? null,
+      lastLogLine: null,
+    })
   }
   return rows
 }

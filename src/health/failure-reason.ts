@@ -41,8 +41,8 @@ export async function explainFailure(status: StatusObject, rpc: string, context:
       return {
         status: 'TIMEOUT',
         reason: connected
-          ? `connected, but ${rpc} got no answer within ${context.timeoutMs} ms`
-          : `no connection within ${context.timeoutMs} ms: the TCP connection or the TLS handshake did not finish`,
+          ? `connected, but ${rpc} got no answer within ${Math.round(context.timeoutMs)} ms`
+          : `no connection within ${Math.round(context.timeoutMs)} ms: the TCP connection or the TLS handshake did not finish`,
       }
     }
     case grpcStatus.UNAVAILABLE:

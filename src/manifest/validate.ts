@@ -5,6 +5,7 @@ import type {ErrorObject, ValidateFunction} from 'ajv'
 import {readManifestSchema} from './schema-file.js'
 import {AJV_OPTIONS, SCHEMA_ANNOTATIONS} from './schema-options.js'
 import type {FieldPath, ManifestSource} from './source.js'
+import {closest} from '../closest-word.js'
 
 type SchemaNode = {
   'x-expected'?: string
@@ -116,29 +117,4 @@ function toPath(pointer: string): FieldPath {
     .split('/')
     .map((part) => part.replace(/~1/g, '/').replace(/~0/g, '~'))
     .map((part) => (/^\d+$/.test(part) ? Number(part) : part))
-}
-
-function closest(word: string, candidates: string[]): string | undefined {
-  let best: string | undefined
-  let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1
-  for (const candidate of candidates) {
-    const distance = editDistance(word, candidate)
-    if (distance < bestDistance) {
-      best = candidate
-      bestDistance = distance
-    }
-  }
-  return best
-}
-
-function editDistance(a: string, b: string): number {
-  let previous = Array.from({length: b.length + 1}, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    const current = [i]
-    for (let j = 1; j <= b.length; j++) {
-      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1))
-    }
-    previous = current
-  }
-  return previous[b.length]!
 }

@@ -20,6 +20,25 @@ const LOG_WRITER = packagePath('libexec', 'qm-log-writer')
 // failed start's log tail is read after at most this long.
 const LOG_FLUSH_WAIT_MS = 1000
 
+/** The time the log process put in front of a line: "2026-12-01T15:50:01.123Z " (no ms without Time::HiRes). */
+const LINE_STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z) /
+
+export interface LogLine {
+  /** When the log process read it, ISO 8601 UTC; undefined for a line written some other way. */
+  at?: string
+  text: string
+}
+
+export function parseLogLine(line: string): LogLine {
+  const stamp = LINE_STAMP.exec(line)
+  return stamp ? {at: stamp[1]!, text: line.slice(stamp[0].length)} : {text: line}
+}
+
+/** A service's last lines as it printed them, without the times. */
+export function serviceLogTail(path: string, count: number): string[] {
+  return lastLines(path, count).map((line) => parseLogLine(line).text)
+}
+
 export function logPath(stateDir: string, instanceName: string): string {
   return join(stateDir, 'logs', `${instanceName}.log`)
 }

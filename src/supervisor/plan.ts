@@ -17,3 +17,9 @@ export function plannedInstances(manifest: Manifest, names: readonly string[], v
     all.filter((instance) => instance.service.name === service && (chosenNames.has(instance.name) || !services.has(service))).map((instance) => instance.name),
   )
 }
+
+/** For each planned instance, the services it waits for (its depends_on), for the progress view. */
+export function dependenciesOf(manifest: Manifest, planned: readonly string[]): Map<string, string[]> {
+  const byInstance = new Map(expandInstances(manifest.services).map((instance) => [instance.name, instance.service]))
+  return new Map(planned.map((name) => [name, byInstance.get(name)?.dependsOn ?? []]))
+}

@@ -14,7 +14,7 @@ import {localPortUsage} from '../registry/port-usage.js'
 import type {EndpointStore} from '../registry/store.js'
 import {watchAdoptedExit} from './exit-watch.js'
 import {launchFingerprint, serviceArgv, type ServiceInstance} from './instances.js'
-import {lastLines, logPath} from './log-files.js'
+import {logPath, serviceLogTail} from './log-files.js'
 import {assertPortFree, bindFailure, resolveExecutable, SpawnRefused} from './preflight.js'
 import {cpuPercent, isSameProcess, sampleUsage, startTimeToEpochMs, type UsageSample} from './proc.js'
 import {stopGroup, waitUntil} from './process-group.js'
@@ -63,6 +63,8 @@ export interface AttemptResult {
   probe?: ProbeResult
   pid?: number
   port?: number
+  /** From spawn to the first SERVING answer, for a start that launched a process. */
+  healthyAfterMs?: number
 }
 
 export interface InstanceStatus {
@@ -80,6 +82,8 @@ export interface InstanceStatus {
   memoryBytes: number | null
   lastExit: ExitInfo | null
   detail: string | null
+  /** The service's last log line, for one that is not running because it failed. */
+  lastLogLine: string | null
 }
 
 /** What the services of one start share: one socket table read, one check per certificate set. */
@@ -128,6 +132,8 @@ export class ServiceRunner {
   private killing: Promise<void> | undefined
   /** When the current start began, on the monotonic clock, for "healthy in N ms". */
   private launchStartedMono = 0
+  /** How long the last launch took to its first SERVING answer. */
+  private healthyAfterMs: number | undefined
   /** Whether the daemon's log has been told that qm's own credentials fail this service's probes. */
   private credentialWarning = false
 
@@ -267,6 +273,7 @@ export class ServiceRunner {
     this.moveTo('starting', cause)
     // Health belongs to one process: the last probe of the one before says nothing of this one.
     this.lastProbe = undefined
+    this.healthyAfterMs = undefined
     this.credentialWarning = false
     const scope = this.scope.signal
     const port = this.port!
@@ -309,7 +316,7 @@ export class ServiceRunner {
       // Its last lines may still be in the pipe to its log process.
       await running.logged()
       if (scope.aborted) return
-      const held = bindFailure(port, lastLines(this.logFile, FAILED_START_LOG_LINES), this.context.portRange)
+      const held = bindFailure(port, serviceLogTail(this.logFile, FAILED_START_LOG_LINES), this.context.portRange)
       this.failedStart(`${describeExit(info)} before it became healthy${held ? `; port ${port} is held: ${held.what}` : ''}`, held?.fix)
       return
     }
@@ -330,7 +337,8 @@ export class ServiceRunner {
     }
     this.probeFailures = 0
     this.detail = undefined
-    this.moveTo('running', `healthy in ${Math.round(performance.now() - this.launchStartedMono)} ms via ${probe.method === 'grpc' ? 'grpc.health.v1' : probe.method === 'call' ? 'Call' : 'tcp'}`)
+    this.healthyAfterMs = Math.round(performance.now() - this.launchStartedMono)
+    this.moveTo('running', `healthy in ${this.healthyAfterMs} ms via ${probe.method === 'grpc' ? 'grpc.health.v1' : probe.method === 'call' ? 'Call' : 'tcp'}`)
     // Liveness starts now, not after the registry write, which may wait on another writer's lock.
     this.scheduleStableReset(this.scope.signal)
     await this.setActive(true)
@@ -340,7 +348,7 @@ export class ServiceRunner {
   private failedStart(reason: string, hint?: string): void {
     this.detail = reason
     this.failuresInRow++
-    this.settleAttempt({...this.result(false), reason, ...(hint ? {hint} : {}), logTail: lastLines(this.logFile, FAILED_START_LOG_LINES)})
+    this.settleAttempt({...this.result(false), reason, ...(hint ? {hint} : {}), logTail: serviceLogTail(this.logFile, FAILED_START_LOG_LINES)})
     if (this.service.restart === 'never') {
       this.moveTo('backoff', reason)
       this.moveTo('fatal', 'restart is never: not tried again')
@@ -584,6 +592,7 @@ export class ServiceRunner {
       memoryBytes: memory,
       lastExit: this.lastExit ?? null,
       detail: this.detail ?? null,
+      lastLogLine: this.state === 'fatal' || this.state === 'backoff' || this.state === 'exited' ? (serviceLogTail(this.logFile, 1)[0] ?? null) : null,
     }
   }
 
@@ -637,6 +646,7 @@ export class ServiceRunner {
       ...(this.lastProbe ? {probe: this.lastProbe} : {}),
       ...(this.process ? {pid: this.process.pid} : {}),
       ...(this.port === undefined ? {} : {port: this.port}),
+      ...(ok && this.healthyAfterMs !== undefined ? {healthyAfterMs: this.healthyAfterMs} : {}),
     }
   }
 

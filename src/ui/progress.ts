@@ -8,9 +8,11 @@ import type {ServiceState} from '../supervisor/states.js'
 import {transitionLine} from './transition-line.js'
 
 export interface Progress {
+  /** Whether lines update in place on a terminal, each ending as the service's one account. */
+  live: boolean
   transition: (transition: Transition) => void
-  /** Ends every line still open: ok ones as done, the others as failed with their reason. */
-  finish: (results: readonly {name: string; ok: boolean; reason?: string}[]) => Promise<void>
+  /** Ends every line still open: ok ones as done (with `title` as their last words), the others as failed with their reason. */
+  finish: (results: readonly {name: string; ok: boolean; reason?: string; title?: string}[]) => Promise<void>
   /** Ends every open line as interrupted; returns the services not yet done, with their last state. */
   interrupt: () => Promise<{name: string; state: ServiceState | undefined}[]>
 }
@@ -22,15 +24,18 @@ export interface ProgressOptions {
   colour: ChalkInstance
   interactive: boolean
   write: (line: string) => void
+  /** What each service waits for before it starts (its depends_on), shown until it moves. */
+  waitingFor?: ReadonlyMap<string, readonly string[]>
 }
 
-type Outcome = {ok: true} | {ok: false; reason: string}
+type Outcome = {ok: true; title?: string} | {ok: false; reason: string}
 
 export async function openProgress(options: ProgressOptions): Promise<Progress> {
   const lastState = new Map<string, ServiceState>()
   const open = () => options.names.filter((name) => lastState.get(name) !== options.doneWhen)
   if (!options.interactive || options.names.length === 0) {
     return {
+      live: false,
       transition: (t) => {
         lastState.set(t.name, t.to)
         options.write(transitionLine(options.colour, t))
@@ -41,6 +46,7 @@ export async function openProgress(options: ProgressOptions): Promise<Progress> 
   }
   const {Listr} = await import('listr2')
   type Line = {setOutput: (text: string) => void; settle: (outcome: Outcome) => void}
+  type Task = {output: string; title: string}
   const lines = new Map<string, Line>()
   // An outcome can come before listr2 has started the task that shows it (a daemon that
   // answers at once): it waits here, and the task settles as soon as it starts.
@@ -53,10 +59,17 @@ export async function openProgress(options: ProgressOptions): Promise<Progress> 
   const list = new Listr(
     options.names.map((name) => ({
       title: name,
-      task: (_context: unknown, task: {output: string}) =>
+      task: (_context: unknown, task: Task) =>
         new Promise<void>((resolve, reject) => {
-          const line: Line = {setOutput: (text) => (task.output = text), settle: (o) => (o.ok ? resolve() : reject(new Error(o.reason)))}
+          const settleLine = (o: Outcome) => {
+            if (!o.ok) return reject(new Error(o.reason))
+            if (o.title) task.title = o.title
+            resolve()
+          }
+          const line: Line = {setOutput: (text) => (task.output = text), settle: settleLine}
           lines.set(name, line)
+          const waiting = options.waitingFor?.get(name)
+          if (waiting && waiting.length > 0 && !lastState.has(name)) task.output = `waiting for ${waiting.join(', ')}`
           const outcome = early.get(name)
           if (outcome) line.settle(outcome)
         }),
@@ -70,13 +83,14 @@ export async function openProgress(options: ProgressOptions): Promise<Progress> 
     () => undefined,
   )
   return {
+    live: true,
     transition: (t) => {
       lastState.set(t.name, t.to)
       lines.get(t.name)?.setOutput(`${t.to}: ${t.cause}`)
       if (t.to === options.doneWhen) settle(t.name, {ok: true})
     },
     finish: async (results) => {
-      for (const result of results) settle(result.name, result.ok ? {ok: true} : {ok: false, reason: result.reason ?? 'failed'})
+      for (const result of results) settle(result.name, result.ok ? {ok: true, ...(result.title ? {title: result.title} : {})} : {ok: false, reason: result.reason ?? 'failed'})
       for (const name of options.names) settle(name, {ok: true})
       await running
     },

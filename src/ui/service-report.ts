@@ -7,6 +7,7 @@ import type {RegistryBacklog} from '../supervisor/registry-writes.js'
 import type {AttemptResult, InstanceStatus} from '../supervisor/service-runner.js'
 import type {ServiceState} from '../supervisor/states.js'
 import {renderTable} from './table.js'
+import {cut, visibleLength} from './text-width.js'
 
 export function stateColour(c: ChalkInstance, state: ServiceState): string {
   switch (state) {
@@ -25,25 +26,66 @@ export function stateColour(c: ChalkInstance, state: ServiceState): string {
   }
 }
 
-export function renderStatusTable(c: ChalkInstance, rows: readonly InstanceStatus[]): string {
-  const body = rows.map((row) => [
-    row.name,
-    stateColour(c, row.state),
-    row.pid === null ? '-' : String(row.pid),
-    row.port === null ? '-' : String(row.port),
-    health(c, row),
-    version(c, row),
-    row.uptimeMs === null ? '-' : ms(row.uptimeMs),
-    String(row.restarts),
-    row.cpuPercent === null ? '-' : `${row.cpuPercent.toFixed(1)}%`,
-    row.memoryBytes === null ? '-' : `${(row.memoryBytes / 1024 / 1024).toFixed(1)}M`,
-  ])
-  return renderTable(['NAME', 'STATE', 'PID', 'PORT', 'HEALTH', 'VERSION', 'UPTIME', 'RESTARTS', 'CPU', 'MEM'], body)
+type Column = {head: string; cell: (row: InstanceStatus, compact: boolean) => string}
+
+/**
+ * The status table. With a width (a terminal's), it fits: first the compact forms (whole
+ * milliseconds, RST for RESTARTS), then columns go, least useful first, until every line
+ * fits. Without one (a pipe, a file) it is the full table. A service that failed gets a
+ * line under its row that says why.
+ */
+export function renderStatusTable(c: ChalkInstance, rows: readonly InstanceStatus[], width?: number): string {
+  const columns: Column[] = [
+    {head: 'NAME', cell: (row) => row.name},
+    {head: 'STATE', cell: (row) => stateColour(c, row.state)},
+    {head: 'PID', cell: (row) => (row.pid === null ? '-' : String(row.pid))},
+    {head: 'PORT', cell: (row) => (row.port === null ? '-' : String(row.port))},
+    {head: 'HEALTH', cell: (row, compact) => health(c, row, compact)},
+    {head: 'VERSION', cell: (row) => version(c, row)},
+    {head: 'UPTIME', cell: (row) => (row.uptimeMs === null ? '-' : ms(row.uptimeMs))},
+    {head: 'RESTARTS', cell: (row) => String(row.restarts)},
+    {head: 'CPU', cell: (row) => (row.cpuPercent === null ? '-' : `${row.cpuPercent.toFixed(1)}%`)},
+    {head: 'MEM', cell: (row) => (row.memoryBytes === null ? '-' : `${(row.memoryBytes / 1024 / 1024).toFixed(row.memoryBytes < 100 * 1024 * 1024 ? 1 : 0)}M`)},
+  ]
+  const render = (shown: Column[], compact: boolean) =>
+    renderTable(
+      shown.map((column) => (compact && column.head === 'RESTARTS' ? 'RST' : column.head)),
+      rows.map((row) => shown.map((column) => column.cell(row, compact))),
+    )
+  let table = render(columns, false)
+  if (width !== undefined) {
+    const fits = (text: string) => text.split('\n').every((line) => visibleLength(line) <= width)
+    // Least useful first: a person can ask qm status NAME --json for the rest.
+    // A version that differs from the expected one is worth more than uptime or memory.
+    const mismatch = rows.some((row) => row.version && row.expectedVersion && row.version !== row.expectedVersion)
+    const dropOrder = mismatch ? ['CPU', 'UPTIME', 'MEM', 'PID', 'RESTARTS', 'VERSION'] : ['CPU', 'VERSION', 'UPTIME', 'MEM', 'PID', 'RESTARTS']
+    let shown = columns
+    table = render(shown, true)
+    for (const head of dropOrder) {
+      if (fits(table)) break
+      shown = shown.filter((column) => column.head !== head)
+      table = render(shown, true)
+    }
+  }
+  const lines = table.split('\n')
+  const out = [lines[0]!]
+  rows.forEach((row, i) => {
+    out.push(lines[i + 1]!)
+    const why = failureLine(row)
+    if (why) out.push(c.dim(`  ↳ ${width === undefined ? why : cut(why, Math.max(20, width - 4))}`))
+  })
+  return out.join('\n')
 }
 
-function health(c: ChalkInstance, row: InstanceStatus): string {
+/** Why a service is not running, for the line under its row, as supervisorctl shows it. */
+function failureLine(row: InstanceStatus): string | undefined {
+  if (!['fatal', 'backoff', 'exited'].includes(row.state) || !row.detail) return undefined
+  return `${row.detail}${row.lastLogLine ? `; last line: ${row.lastLogLine}` : ''}`
+}
+
+function health(c: ChalkInstance, row: InstanceStatus, compact: boolean): string {
   if (!row.health) return '-'
-  const text = `${row.health.status} ${row.health.latencyMs.toFixed(1)}ms`
+  const text = `${row.health.status} ${compact ? Math.round(row.health.latencyMs) : row.health.latencyMs.toFixed(1)}ms`
   return row.health.status === 'SERVING' ? text : c.red(text)
 }
 
@@ -53,12 +95,32 @@ function version(c: ChalkInstance, row: InstanceStatus): string {
   return row.version
 }
 
+/** One service's start as one line: where it runs, and how long it took to answer. */
+export function startedLine(result: AttemptResult): string {
+  const took = result.healthyAfterMs === undefined ? 'already running' : `healthy in ${result.healthyAfterMs} ms`
+  return `${result.name} running on port ${result.port} (pid ${result.pid}), ${took}`
+}
+
+/**
+ * One account per service of a start or restart. When the live lines on a terminal already
+ * ended in it (`shownLive`), only what they cannot hold follows: a failure's hint and log
+ * lines. Otherwise a line per service: results on stdout, failures on stderr.
+ */
+export function startAccounts(c: {out: ChalkInstance; err: ChalkInstance}, results: readonly AttemptResult[], shownLive: boolean): {stdout: string[]; stderr: string[]} {
+  return {
+    stdout: shownLive ? [] : results.filter((r) => r.ok).map((result) => `${c.out.green('✓')} ${startedLine(result)}`),
+    stderr: results.filter((r) => !r.ok).map((result) => renderFailure(c.err, result, {headline: !shownLive})),
+  }
+}
+
 /** The lines under a service that did not become healthy. */
-export function renderFailure(c: ChalkInstance, result: AttemptResult): string {
-  const lines = [`${c.red('✗')} ${result.name}: ${result.reason ?? 'did not become healthy'}`]
+export function renderFailure(c: ChalkInstance, result: AttemptResult, options: {headline?: boolean} = {}): string {
+  // Under a live progress line that already says why, the headline would say it twice.
+  const headline = options.headline !== false
+  const lines = headline ? [`${c.red('✗')} ${result.name}: ${result.reason ?? 'did not become healthy'}`] : []
   if (result.hint) lines.push(`  ${c.dim('hint')}  ${result.hint}`)
   if (result.logTail && result.logTail.length > 0) {
-    lines.push(`  ${c.dim(`last ${result.logTail.length} log lines:`)}`)
+    lines.push(`  ${c.dim(`${headline ? '' : `${result.name}: `}last ${result.logTail.length} log lines:`)}`)
     for (const line of result.logTail) lines.push(`  ${c.dim('|')} ${line}`)
   }
   return lines.join('\n')

@@ -34,7 +34,7 @@ describe('qm start, status and stop', () => {
     project.writeManifest(three())
     const started = await project.qm('start')
     expect(started.exitCode, started.stderr).toBe(0)
-    expect(started.stdout).toMatch(/✓ alpha running on port \d+ \(pid \d+, SERVING in/)
+    expect(started.stdout).toMatch(/✓ alpha running on port \d+ \(pid \d+\), healthy in \d+ ms/)
     const before = await status(project)
     expect(before.services.map((row) => [row.name, row.state, row.health?.status])).toEqual([
       ['alpha', 'running', 'SERVING'],

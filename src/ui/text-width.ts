@@ -1,0 +1,30 @@
+// Widths of text as a terminal shows it: colour codes take no room, and a line longer than
+// the terminal wraps at its edge, so long lines are wrapped (or cut) here instead.
+
+const ANSI = /\u001B\[[0-9;]*m/g
+
+export function visibleLength(text: string): number {
+  return text.replace(ANSI, '').length
+}
+
+/** Words wrapped to width; continuation lines get `indent` in front. Long words are left whole. */
+export function wrapWords(text: string, width: number, indent = ''): string[] {
+  const lines: string[] = []
+  let current = ''
+  for (const word of text.split(' ')) {
+    const prefix = lines.length === 0 ? '' : indent
+    if (current !== '' && visibleLength(prefix + current + ' ' + word) > width) {
+      lines.push(prefix + current)
+      current = word
+    } else {
+      current = current === '' ? word : `${current} ${word}`
+    }
+  }
+  lines.push((lines.length === 0 ? '' : indent) + current)
+  return lines
+}
+
+/** Cut to width with an ellipsis; text without colour codes only. */
+export function cut(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`
+}
