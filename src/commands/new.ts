@@ -7,7 +7,7 @@ export default class New extends QmCommand {
   static override summary = 'Make a new microservice that follows the contract, give it a port and add it to the manifest.'
   static override description = `Creates DIR/NAME/ beside the manifest with a copy of microservice.proto and health.proto, a server (quantra.MicroService/Call over the frame format, the six standard arguments, mTLS with client certificates required, SERVICE_VERSION in the response metadata, grpc.health.v1, a clean stop on SIGTERM) and a unit test of its frame handling. Registers a port and appends the service to the manifest, keeping its comments; with no manifest, writes a minimal services.yaml here.
 
-Python: stubs are generated with Debian's grpc_tools (python3-grpc-tools); test with \`python3 -m unittest\` in the folder. TypeScript: runs npm install and npm run build in the folder unless --no-install; test with \`npm test\`.
+Python: stubs are generated with Debian's grpc_tools (python3-grpc-tools); test with \`PYTHON -m unittest\` in the folder, PYTHON being the interpreter of the manifest entry (--python). TypeScript: runs npm install and npm run build in the folder unless --no-install; test with \`npm test\`.
 
 Nothing is written when NAME is taken (manifest or registry) or the folder exists; a step that fails part-way removes what was written.`
   static override examples = [
@@ -47,6 +47,7 @@ Nothing is written when NAME is taken (manifest or registry) or the folder exist
       this.out(`${result.manifestCreated ? 'created' : 'updated'} ${shown(result.manifest)}: ${result.command.join(' ')}`)
       if (result.language === 'typescript' && !result.installed) this.diag(`next: npm install && npm run build in ${shown(result.folder)}`)
       if (result.certsMissing) this.diag(`next: qm certs init --dir ${shown(result.certsDir)} (no certificates there yet)`)
+      this.diag(`next: cd ${shown(result.folder)} && ${result.testCommand.join(' ')}  (its unit test)`)
       this.diag(`next: qm start ${result.name}  (made in ${(result.elapsedMs / 1000).toFixed(1)} s)`)
     }
     return result

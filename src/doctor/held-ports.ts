@@ -59,7 +59,10 @@ export function checkForeignPorts(facts: HeldPortsFacts): DoctorCheck {
     if (foreignHolding) {
       if (need) failed = true
       problems.push(`port ${port}${need ? ` (${need})` : ''}: ${foreignHolding.what}`)
-      fixes.push(foreignHolding.fix)
+      // Another team's process on a port no service here needs is not ours to stop: qm's
+      // allocation skips a held port anyway.
+      const connection = foreign.some((holder) => holder.state !== 'LISTEN') && facts.reserve ? `; reserve the port range so that no connection is given one of its ports: ${facts.reserve}` : ''
+      fixes.push(need ? foreignHolding.fix : `port ${port}: no service of this manifest needs it, and qm skips a held port when it gives out ports; to keep qm away from it for good, narrow port_range${connection}`)
       continue
     }
     const ownHolding = explainPortHolders(port, qmSource)

@@ -33,8 +33,12 @@ export function readOpenFilesLimit(pid: number | 'self' = 'self'): OpenFilesLimi
   return limit
 }
 
-export function checkOpenFiles(instances: number, daemonPid: number | undefined, read: (pid: number | 'self') => OpenFilesLimit = readOpenFilesLimit): DoctorCheck {
-  const services = Math.max(FLEET_SERVICES, instances)
+/**
+ * The limit against what the port range would need with every port served (capacity, 40 by
+ * default), since services are added to a running daemon; the manifest's own count is said too.
+ */
+export function checkOpenFiles(instances: number, daemonPid: number | undefined, read: (pid: number | 'self') => OpenFilesLimit = readOpenFilesLimit, capacity = FLEET_SERVICES): DoctorCheck {
+  const services = Math.max(capacity, instances)
   const needed = DAEMON_OWN_DESCRIPTORS + DESCRIPTORS_PER_SERVICE * services
   const whose = daemonPid === undefined ? 'this shell (a daemon started from it inherits it)' : `the running daemon, pid ${daemonPid}`
   let limit: OpenFilesLimit
@@ -44,7 +48,8 @@ export function checkOpenFiles(instances: number, daemonPid: number | undefined,
     return check('open-files', 'WARN', `cannot read the open-files limit of ${whose}: ${(error as Error).message}`)
   }
   const format = (n: number) => (Number.isFinite(n) ? String(n) : 'unlimited')
-  const why = `${services} services need about ${needed}: ${DAEMON_OWN_DESCRIPTORS} of the daemon's own and ${DESCRIPTORS_PER_SERVICE} per service (probe connections, log file, log rotation)`
+  const counted = services === instances ? `this manifest's ${instances} service instances` : `${services} services (every port of port_range served; this manifest has ${instances})`
+  const why = `${counted} need about ${needed}: ${DAEMON_OWN_DESCRIPTORS} of the daemon's own and ${DESCRIPTORS_PER_SERVICE} per service (probe connections, log pipe, log process)`
   const found = `open files: soft limit ${format(limit.soft)}, hard ${format(limit.hard)}, of ${whose}; ${why}`
   if (limit.soft >= 2 * needed) return check('open-files', 'OK', found)
   const target = Math.max(1024, 2 * needed)

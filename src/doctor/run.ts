@@ -76,7 +76,7 @@ export async function runDoctor(manifest: Manifest, options: DoctorOptions): Pro
       foreignPorts,
       registryPorts,
       daemon.check,
-      checkOpenFiles(instances.length, daemon.daemonPid),
+      checkOpenFiles(instances.length, daemon.daemonPid, undefined, manifest.portRange[1] - manifest.portRange[0] + 1),
       certificates,
       executables,
       registry.check,

@@ -11,8 +11,10 @@ import {projectName, selectServices} from './selection.js'
 
 export interface KubernetesExportRequest {
   names: readonly string[]
-  /** Default: qm-PROJECT:latest. */
+  /** Required: a default image would be one no registry has, and pods would sit in ImagePullBackOff. */
   image?: string
+  /** The project name in object names and labels; default from the manifest. */
+  project?: string
   namespace?: string
   /** A file, or "-" (the default) for stdout. */
   out?: string
@@ -33,10 +35,13 @@ export async function exportKubernetes(manifest: Manifest, req: KubernetesExport
   if (req.namespace !== undefined && !NAMESPACE.test(req.namespace)) {
     throw new UsageError(`--namespace "${req.namespace}" is not a Kubernetes namespace name`, 'lowercase letters, digits and dashes, at most 63')
   }
-  if (req.image !== undefined && (req.image.trim() === '' || /\s/.test(req.image))) {
+  if (req.image === undefined) {
+    throw new UsageError('--image is required: the image that holds the services and qm', 'for example --image registry.example/ms:1.4; the image holds the manifest\'s folder at /app and qm on its PATH')
+  }
+  if (req.image.trim() === '' || /\s/.test(req.image)) {
     throw new UsageError(`--image "${req.image}" is not an image reference`, 'for example registry.example/ms:1.4')
   }
-  const project = projectName(manifest)
+  const project = projectName(manifest, req.project)
   const out = req.out === undefined || req.out === '-' ? '-' : resolve(req.cwd, req.out)
   if (out !== '-') checkTargets([out], req.force)
 
@@ -46,7 +51,7 @@ export async function exportKubernetes(manifest: Manifest, req: KubernetesExport
     services,
     ports,
     project,
-    image: req.image ?? `qm-${project}:latest`,
+    image: req.image,
     ...(req.namespace === undefined ? {} : {namespace: req.namespace}),
   })
   if (out !== '-') writeOutputs([{path: out, text: built.text}])

@@ -23,10 +23,18 @@ export function selectServices(manifest: Manifest, names: readonly string[]): Se
 }
 
 /**
- * The manifest folder's name as both systemd unit names and Kubernetes labels accept it:
- * lowercase letters, digits and single dashes, at most 40 characters.
+ * The project's name in unit and object names: --project, else the manifest's `project:`,
+ * else the manifest folder's name as both systemd unit names and Kubernetes labels accept
+ * it: lowercase letters, digits and single dashes, at most 40 characters.
  */
-export function projectName(manifest: Pick<Manifest, 'dir'>): string {
+export function projectName(manifest: Pick<Manifest, 'dir' | 'project'>, override?: string): string {
+  if (override !== undefined) {
+    if (!/^[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?$/.test(override)) {
+      throw new UsageError(`--project "${override}" is not a project name`, 'lowercase letters, digits and dashes, at most 40 characters, such as billing')
+    }
+    return override
+  }
+  if (manifest.project !== undefined) return manifest.project
   const name = basename(manifest.dir)
     .toLowerCase()
     .replace(/[^a-z0-9]+/g, '-')

@@ -18,6 +18,10 @@ export interface SystemdExportRequest {
   /** Default: the manifest's .qm/systemd. */
   outDir?: string
   user: boolean
+  /** User= of system units; default: the user running the export, none (root) for root. */
+  userName?: string
+  /** The project name in unit names; default from the manifest. */
+  project?: string
   force: boolean
   cwd: string
   env: NodeJS.ProcessEnv
@@ -30,6 +34,8 @@ export interface SystemdExportResult {
   target: string
   files: string[]
   systemdVersion: number | null
+  /** System units with no User=: the services would run as root. */
+  runsAsRoot: boolean
 }
 
 export async function exportSystemd(manifest: Manifest, req: SystemdExportRequest): Promise<SystemdExportResult> {
@@ -37,7 +43,7 @@ export async function exportSystemd(manifest: Manifest, req: SystemdExportReques
   const executables = new Map(services.map((service) => [service.name, executableOf(service, req.env)]))
   const outDir = resolve(req.cwd, req.outDir ?? join(manifest.stateDir, 'systemd'))
   const host = req.host ?? detectSystemdHost(req.env)
-  const project = projectName(manifest)
+  const project = projectName(manifest, req.project)
   checkOutputFolder(outDir)
   // Unit names are known before the ports are, so a refusal comes before any registry write.
   checkTargets(unitFileNames(project, services).map((name) => join(outDir, name)), req.force)
@@ -54,10 +60,11 @@ export async function exportSystemd(manifest: Manifest, req: SystemdExportReques
     user: req.user,
     systemctl: host.systemctl,
     ...(host.version === undefined ? {} : {systemdVersion: host.version}),
-    ...(host.user === undefined ? {} : {runAs: host.user}),
+    ...((req.userName ?? host.user) === undefined ? {} : {runAs: (req.userName ?? host.user)!}),
   })
   writeOutputs(units.map((unit) => ({path: join(outDir, unit.name), text: unit.text})))
-  return {outDir, target: targetName(project), files: units.map((unit) => unit.name), systemdVersion: host.version ?? null}
+  const runAs = req.user ? undefined : (req.userName ?? host.user)
+  return {outDir, target: targetName(project), files: units.map((unit) => unit.name), systemdVersion: host.version ?? null, runsAsRoot: !req.user && runAs === undefined}
 }
 
 /** The absolute executable qm would spawn; a unit is only as good as the path baked into it. */

@@ -41,6 +41,7 @@ export interface RawManifest {
   version: 1
   registry?: {path?: string; url?: string; table?: string; host?: string}
   port_range?: [number, number]
+  project?: string
   defaults?: RawSettings
   services: Record<string, RawService>
 }
@@ -62,6 +63,7 @@ export function resolveManifest(source: ManifestSource, raw: RawManifest, env: N
     file: source.file,
     dir,
     stateDir,
+    ...(raw.project === undefined ? {} : {project: raw.project}),
     registry,
     portRange: [portRange[0], portRange[1]],
     services,

@@ -97,6 +97,8 @@ export interface Manifest {
   dir: string
   /** qm's own state beside the manifest: registry, logs, daemon socket. */
   stateDir: string
+  /** The manifest's `project:`, when it names one; exports default to the folder's name. */
+  project?: string
   registry: RegistrySettings
   portRange: [number, number]
   /** In manifest order. */

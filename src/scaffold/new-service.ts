@@ -46,8 +46,10 @@ export interface NewServiceResult {
   language: ServiceLanguage
   /** Absolute path of the new service folder. */
   folder: string
-  /** Absolute paths of the files written from templates, stubs and build output left out. */
+  /** Absolute paths of every file written: templates first, then generated stubs or build output (node_modules left out). */
   files: string[]
+  /** How to run the service's unit test, in its folder, with the interpreter its manifest entry uses. */
+  testCommand: string[]
   manifest: string
   manifestCreated: boolean
   command: string[]
@@ -79,7 +81,7 @@ export async function createService(req: NewServiceRequest): Promise<NewServiceR
 
     undo.push(await makeFolder(plan.folder))
     const files: string[] = []
-    for (const file of await renderTemplates(req.language, req.name)) {
+    for (const file of await renderTemplates(req.language, req.name, plan.python)) {
       const path = join(plan.folder, ...file.path.split('/'))
       await mkdir(dirname(path), {recursive: true})
       await writeFile(path, file.content, {flag: 'wx'})
@@ -94,11 +96,14 @@ export async function createService(req: NewServiceRequest): Promise<NewServiceR
     }
     await assertManifestUnchanged(plan)
     await writeAtomically(plan.manifestFile, plan.manifestText)
+    // Every file the folder now holds: the generated stubs and the build output too, not node_modules.
+    const written = [...files, ...(await listFolder(plan.folder)).filter((path) => !files.includes(path)).sort()]
     return {
       name: req.name,
       language: req.language,
       folder: plan.folder,
-      files,
+      files: written,
+      testCommand: req.language === 'python' ? [plan.python, '-m', 'unittest'] : ['npm', 'test'],
       manifest: plan.manifestFile,
       manifestCreated: plan.manifestCreated,
       command: plan.entry.command,
@@ -308,4 +313,13 @@ class UndoLog {
 function displayPath(path: string, cwd: string): string {
   const rel = relative(cwd, path)
   return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path
+}
+
+async function listFolder(folder: string): Promise<string[]> {
+  const {readdir} = await import('node:fs/promises')
+  const entries = await readdir(folder, {recursive: true, withFileTypes: true})
+  return entries
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name))
+    .filter((path) => !/\/(node_modules|__pycache__)\//.test(path))
 }

@@ -20,9 +20,10 @@ const RENAMED: Record<string, string> = {gitignore: '.gitignore'}
 /** The proto files every service folder gets a copy of (guide section 12.2: copy the proto). */
 export const PROTO_FILES = ['microservice.proto', 'health.proto'] as const
 
-export async function renderTemplates(language: ServiceLanguage, name: string): Promise<RenderedFile[]> {
+/** The files of a new service; `python` is the interpreter its manifest entry runs, named in its test's instructions. */
+export async function renderTemplates(language: ServiceLanguage, name: string, python = '/usr/bin/python3'): Promise<RenderedFile[]> {
   const root = packagePath('templates', language)
-  const values = {...(await dependencyVersions()), __SERVICE__: name, __CLASS__: className(name)}
+  const values = {...(await dependencyVersions()), __SERVICE__: name, __CLASS__: className(name), __PYTHON__: python}
   const files: RenderedFile[] = []
   for (const path of await listFiles(root)) {
     const rel = relative(root, path).split('\\').join('/')

@@ -1,6 +1,6 @@
 # Unit tests of __SERVICE__'s frame handling (guide section 12.12): the servicer's Call is fed
 # Frame messages directly, without a server or a network. Run from this folder with
-#   python3 -m unittest
+#   __PYTHON__ -m unittest
 import json
 import unittest
 

@@ -81,7 +81,7 @@ describe.skipIf(lacks('python3-grpcio'))('qm doctor', () => {
     })
     const limit = readOpenFilesLimit()
     expect(check['open-files']!.status).toBe(limit.soft >= 464 ? 'OK' : limit.soft >= 232 ? 'WARN' : 'FAIL')
-    expect(check['open-files']!.message).toContain('40 services need about 232')
+    expect(check['open-files']!.message).toContain('40 services (every port of port_range served; this manifest has 2) need about 232')
     expect(check.certificates).toEqual({name: 'certificates', status: 'OK', message: 'certs/ passes every check of qm certs check for host localhost'})
     expect(check.executables).toEqual({
       name: 'executables',

@@ -44,7 +44,7 @@ describe('foreign-ports', () => {
       message: `port 50052 (the fixed port of ocr): pid ${NO_SUCH_PID} (nc -l 50052) listens on 127.0.0.1:50052; port 50053: pid ${NO_SUCH_PID + 1} (curl x) holds it as the local end of a connection 127.0.0.1:50053 → 127.0.0.1:8000 (ESTABLISHED)`,
       fix: [
         `stop pid ${NO_SUCH_PID} (kill ${NO_SUCH_PID})`,
-        `stop pid ${NO_SUCH_PID + 1} (kill ${NO_SUCH_PID + 1}); reserve the port range so that no connection is given one of its ports as its source: sysctl -w net.ipv4.ip_local_reserved_ports=50051-50060`,
+        'port 50053: no service of this manifest needs it, and qm skips a held port when it gives out ports; to keep qm away from it for good, narrow port_range; reserve the port range so that no connection is given one of its ports: sysctl -w net.ipv4.ip_local_reserved_ports=50051-50060',
       ].join('\n'),
     })
   })

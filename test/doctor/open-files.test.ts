@@ -12,7 +12,7 @@ describe('open-files', () => {
   })
 
   test('OK with twice what 40 services need, WARN below that, FAIL below the need itself', () => {
-    const why = '40 services need about 232: 32 of the daemon\'s own and 5 per service (probe connections, log file, log rotation)'
+    const why = '40 services (every port of port_range served; this manifest has 3) need about 232: 32 of the daemon\'s own and 5 per service (probe connections, log pipe, log process)'
     expect(checkOpenFiles(3, undefined, fixed(1024, 524288))).toEqual({
       name: 'open-files',
       status: 'OK',
@@ -31,6 +31,6 @@ describe('open-files', () => {
   })
 
   test('counts the manifest\'s instances when there are more than 40', () => {
-    expect(checkOpenFiles(100, undefined, fixed(4096, 4096)).message).toContain('100 services need about 532')
+    expect(checkOpenFiles(100, undefined, fixed(4096, 4096)).message).toContain("this manifest's 100 service instances need about 532")
   })
 })

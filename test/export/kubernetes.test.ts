@@ -101,11 +101,11 @@ describe('qm export kubernetes', () => {
 
   it("runs the container's argv and its exec probe by hand, with the mount mapped to certs/: the probe is qm health answering SERVING over mTLS", async () => {
     const project = await rootManifestProject()
-    const result = await project.qm('export', 'kubernetes', 'echo')
+    const result = await project.qm('export', 'kubernetes', 'echo', '--image', 'registry.example/ms:1.4')
     expect(result.exitCode, result.stderr).toBe(0)
     const [deployment] = parseObjects(result.stdout)
     const container = containerOf(deployment!)
-    expect(container.image).toBe('qm-main:latest')
+    expect(container.image).toBe('registry.example/ms:1.4')
     expect(container.workingDir).toBe('/app')
     const mapped = (args: string[]) => args.map((arg) => arg.replace(MOUNT, join(project.dir, 'certs')))
     const [program, ...rest] = [...container.command!, ...mapped(container.args!)]
@@ -147,7 +147,7 @@ describe('qm export kubernetes', () => {
         '',
       ].join('\n'),
     )
-    const result = await project.qm('export', 'kubernetes')
+    const result = await project.qm('export', 'kubernetes', '--image', 'registry.example/ms:1.4')
     expect(result.exitCode, result.stderr).toBe(0)
     const objects = parseObjects(result.stdout)
     const [worker, , gateway] = objects

@@ -62,7 +62,7 @@ describe('qm export refuses', () => {
       stdout: '',
       stderr: `error ${join(project.dir, 'qm-echo-health.timer')} exists and was not written by qm export\nhint  move it away, choose another --out, or pass --force to overwrite it`,
     })
-    const yaml = await project.qm('export', 'kubernetes', '--out', 'k8s.yaml')
+    const yaml = await project.qm('export', 'kubernetes', '--image', 'registry.example/ms:1.4', '--out', 'k8s.yaml')
     expect(yaml).toEqual({
       exitCode: 1,
       stdout: '',
@@ -78,8 +78,8 @@ describe('qm export refuses', () => {
     // Its own files it overwrites without being asked.
     const again = await project.qm('export', 'systemd', '--out', '.')
     expect(again.exitCode, again.stderr).toBe(0)
-    expect((await project.qm('export', 'kubernetes', '--out', 'k8s.yaml', '--force')).exitCode).toBe(0)
-    expect((await project.qm('export', 'kubernetes', '--out', 'k8s.yaml')).exitCode).toBe(0)
+    expect((await project.qm('export', 'kubernetes', '--image', 'registry.example/ms:1.4', '--out', 'k8s.yaml', '--force')).exitCode).toBe(0)
+    expect((await project.qm('export', 'kubernetes', '--image', 'registry.example/ms:1.4', '--out', 'k8s.yaml')).exitCode).toBe(0)
   })
 
   it('a service whose executable is not there: exit 1 naming it, nothing written', async () => {

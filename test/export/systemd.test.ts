@@ -33,7 +33,8 @@ describe('qm export systemd', () => {
     const out = join(project.dir, 'units')
     expect(result.stdout.split('\n')).toEqual(ROOT_UNITS.map((name) => join(out, name)))
     expect(result.stderr).toBe(
-      `11 unit files in ${out}; where systemd does not read them already, copy them into /etc/systemd/system, then: systemctl daemon-reload && systemctl start qm-main.target`,
+      `11 unit files in ${out}; where systemd does not read them already, copy them into /etc/systemd/system, then: systemctl daemon-reload && systemctl start qm-main.target` +
+        (process.getuid?.() === 0 ? '\nwarning these system units have no User=, so the services run as root; pass --user-name USER to run them as USER' : ''),
     )
     expect(await verifyUnits(out)).toEqual({exitCode: 0, output: '', files: [...ROOT_UNITS].sort()})
 

@@ -175,7 +175,9 @@ describe('start on a terminal', () => {
     project.writeManifest(service('echo', 'guide-call-server.mjs') + service('broken', 'exit-at-once.mjs'))
     const start = runOnPty([process.execPath, QM_BIN, 'start', 'broken'], {cwd: project.dir})
     expect(await start.exited).toBe(1)
-    expect(start.text()).toContain('✗ broken: exited with code 3 before it became healthy')
+    // One account: the live line ends in the reason, the log lines follow it.
+    expect(start.text()).toMatch(/✖ broken\n\s+› exited with code 3 before it became healthy\n/)
+    expect(start.text()).toContain('broken: last 1 log lines:')
     expect(start.text()).toContain('| exit-at-once: cannot start (on purpose)')
   })
 

@@ -18,9 +18,8 @@ export interface DjangoPlatform {
 
 export interface HeldLock {
   child: ChildProcess
-  /** Whether the holder still runs, so still holds the lock. */
-  holding(): boolean
-  released: Promise<void>
+  /** The wall-clock time (ms) at which Django rolled back and the lock went. */
+  releasedAtMs: Promise<number>
 }
 
 export function djangoPlatform(database: string): DjangoPlatform {
@@ -35,16 +34,18 @@ export function djangoPlatform(database: string): DjangoPlatform {
     holdLock: (seconds, options = {}) =>
       new Promise((resolve, reject) => {
         const child = spawn(PYTHON, [MANAGE, 'hold_registry_lock', '--seconds', String(seconds), ...(options.exclusive ? ['--exclusive'] : [])], {env, stdio: ['ignore', 'pipe', 'pipe']})
-        let running = true
         let output = ''
-        const released = new Promise<void>((done) => child.once('exit', () => {
-          running = false
-          done()
-        }))
+        const releasedAtMs = new Promise<number>((done, fail) =>
+          child.once('exit', (code) => {
+            const at = /released (\d+)/.exec(output)?.[1]
+            if (code === 0 && at !== undefined) done(Number(at))
+            else fail(new Error(`hold_registry_lock exited ${code}: ${output}`))
+          }),
+        )
         child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()))
         child.stdout.on('data', (chunk: Buffer) => {
           output += chunk.toString()
-          if (output.includes('locked\n')) resolve({child, holding: () => running, released})
+          if (output.includes('locked\n')) resolve({child, releasedAtMs})
         })
         child.once('exit', (code) => reject(new Error(`hold_registry_lock exited ${code} before it held the lock: ${output}`)))
       }),

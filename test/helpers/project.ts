@@ -16,11 +16,14 @@ export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url))
 
 /**
  * A port range per test process, so that projects in parallel workers (and in two test
- * runs at once) do not hand out the same port: 200 blocks in 51000–58999, chosen by pid.
+ * runs at once) do not hand out the same port: 110 blocks in 61000–65399, chosen by pid.
+ * Above Linux's ephemeral range (32768–60999), so no other program's outgoing connection
+ * (a test's PostgreSQL client, say) is given one of them as its source port and leaves a
+ * TIME_WAIT that stops a service from binding: that hazard has tests of its own.
  * Allocation still skips any port the kernel shows in use.
  */
 export function workerPortRange(size = 40): [number, number] {
-  const first = 51000 + (process.pid % 200) * size
+  const first = 61000 + (process.pid % 110) * size
   return [first, first + size - 1]
 }
 

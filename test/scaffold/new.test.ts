@@ -105,12 +105,18 @@ describe('qm new', () => {
       'wrote ms/demo_py/microservice.proto',
       'wrote ms/demo_py/server.py',
       'wrote ms/demo_py/test_server.py',
+      'wrote ms/demo_py/health_pb2.py',
+      'wrote ms/demo_py/health_pb2_grpc.py',
+      'wrote ms/demo_py/microservice_pb2.py',
+      'wrote ms/demo_py/microservice_pb2_grpc.py',
       `registered demo_py on port ${port} (host localhost)`,
       'updated services.yaml: /usr/bin/python3 ms/demo_py/server.py',
     ])
     for (const stub of ['microservice_pb2.py', 'microservice_pb2_grpc.py', 'health_pb2.py', 'health_pb2_grpc.py']) {
       expect(existsSync(join(dir, 'ms', 'demo_py', stub)), stub).toBe(true)
     }
+    expect(result.stderr).toContain('next: cd ms/demo_py && /usr/bin/python3 -m unittest  (its unit test)')
+    expect(readFileSync(join(dir, 'ms', 'demo_py', 'test_server.py'), 'utf8')).toContain('#   /usr/bin/python3 -m unittest\n')
     expect(readFileSync(join(dir, 'services.yaml'), 'utf8')).toBe(
       `${manifest}  demo_py:\n    command: [/usr/bin/python3, ms/demo_py/server.py]\n    env: {PYTHONUNBUFFERED: "1"}\n    expected_version: 1.0.0\n`,
     )

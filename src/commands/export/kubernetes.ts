@@ -12,7 +12,8 @@ export default class ExportKubernetes extends QmCommand {
   static override strict = false
   static override args = {names: Args.string({description: 'services to export (default: all)'})}
   static override flags = {
-    image: Flags.string({description: 'container image with the services and qm (default: qm-PROJECT:latest)'}),
+    image: Flags.string({description: 'container image with the services and qm (required)'}),
+    project: Flags.string({description: "project name in object names and labels (default: the manifest's project:, else its folder's name)"}),
     namespace: Flags.string({char: 'n', description: 'namespace of every object (default: none, kubectl\'s current one)'}),
     out: Flags.string({char: 'o', description: 'file to write, or - for stdout', default: '-'}),
     force: Flags.boolean({description: 'overwrite a file at --out that qm export did not write'}),
@@ -25,6 +26,7 @@ export default class ExportKubernetes extends QmCommand {
     const result = await exportKubernetes(manifest, {
       names: argv as string[],
       ...(flags.image === undefined ? {} : {image: flags.image}),
+      ...(flags.project === undefined ? {} : {project: flags.project}),
       ...(flags.namespace === undefined ? {} : {namespace: flags.namespace}),
       out: flags.out,
       force: flags.force,

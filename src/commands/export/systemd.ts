@@ -1,6 +1,7 @@
 import {join} from 'node:path'
 import {Args, Flags} from '@oclif/core'
 import {QmCommand} from '../../cli/qm-command.js'
+import {colourFor} from '../../ui/colour.js'
 import type {SystemdExportResult} from '../../export/systemd.js'
 
 export default class ExportSystemd extends QmCommand {
@@ -15,6 +16,8 @@ export default class ExportSystemd extends QmCommand {
   static override flags = {
     out: Flags.string({char: 'o', description: 'folder for the unit files (default: .qm/systemd beside the manifest)'}),
     user: Flags.boolean({description: 'units for the user\'s own manager (systemctl --user)'}),
+    'user-name': Flags.string({description: 'User= of system units (default: the user running the export; none, so root, when that is root)'}),
+    project: Flags.string({description: "project name in unit names, qm-PROJECT.target (default: the manifest's project:, else its folder's name)"}),
     force: Flags.boolean({description: 'overwrite files at --out that qm export did not write'}),
   }
 
@@ -26,6 +29,8 @@ export default class ExportSystemd extends QmCommand {
       names: argv as string[],
       ...(flags.out === undefined ? {} : {outDir: flags.out}),
       user: flags.user,
+      ...(flags['user-name'] === undefined ? {} : {userName: flags['user-name']}),
+      ...(flags.project === undefined ? {} : {project: flags.project}),
       force: flags.force,
       cwd: process.cwd(),
       env: process.env,
@@ -33,6 +38,7 @@ export default class ExportSystemd extends QmCommand {
     for (const file of result.files) this.out(join(result.outDir, file))
     const systemctl = flags.user ? 'systemctl --user' : 'systemctl'
     this.diag(`${result.files.length} unit files in ${result.outDir}; where systemd does not read them already, copy them into ${flags.user ? '~/.config/systemd/user' : '/etc/systemd/system'}, then: ${systemctl} daemon-reload && ${systemctl} start ${result.target}`)
+    if (result.runsAsRoot) this.diag(`${colourFor(process.stderr).yellow('warning')} these system units have no User=, so the services run as root; pass --user-name USER to run them as USER`)
     return result
   }
 }
