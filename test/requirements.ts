@@ -14,6 +14,7 @@ export const REQUIREMENTS = {
   postgresql: () => (postgresBinDir() ? undefined : 'no initdb under /usr/lib/postgresql/*/bin'),
   systemd: () => runs('systemd-analyze', ['--version']),
   'python3-django': () => pythonImports('django'),
+  tmux: () => runs('tmux', ['-V']),
 } satisfies Record<string, () => string | undefined>
 
 export type Requirement = keyof typeof REQUIREMENTS

@@ -1,7 +1,8 @@
 // The README's walk-through, done by a test in a fresh folder: qm certs init, qm new in
-// both languages, qm start, real Calls with several records over mTLS, kill -9 and the
-// automatic restart, qm stop, and the registry rows as expected at each step.
-import {writeFileSync} from 'node:fs'
+// both languages, qm start, qm status, real Calls with several records over mTLS, qm logs,
+// qm restart, kill -9 and the automatic restart, qm doctor, qm stop, and the reset (qm
+// shutdown, rm -rf .qm), with the registry rows as expected at each step.
+import {rmSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {FIXTURES, isAlive, killGroup, waitFor, workerPortRange} from '../helpers/project.js'
@@ -64,6 +65,20 @@ describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resou
         expect(frames.at(-1)!.eos).toBe(true)
       }
 
+      const table = await qm('status')
+      expect(table.exitCode, table.stdout).toBe(0)
+      expect(table.stdout).toMatch(/^demo_py +running /m)
+      const logs = await qm('logs', '-n', '5')
+      expect(logs.exitCode).toBe(0)
+      expect(logs.stdout).toMatch(/^demo_py \| .*listening on port \d+/m)
+
+      const beforeRestart = await status()
+      const restarted = await qm('restart', 'demo_ts')
+      expect(restarted.exitCode, restarted.stderr).toBe(0)
+      const demoTs = (await status()).find((row) => row.name === 'demo_ts')!
+      expect(demoTs.pid).not.toBe(beforeRestart.find((row) => row.name === 'demo_ts')!.pid)
+      expect(demoTs.port).toBe(beforeRestart.find((row) => row.name === 'demo_ts')!.port)
+
       const before = await status()
       const victim = before.find((row) => row.name === 'demo_py')!
       process.kill(victim.pid!, 'SIGKILL')
@@ -73,10 +88,19 @@ describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resou
       }, 'demo_py running again with a new pid', 30_000)
       expect(back).toMatchObject({restarts: 1, port: victim.port})
       expect(await rows()).toEqual(registered.map(([name, port]) => [name, port, true]))
+      const doctor = await qm('doctor')
+      expect(doctor.stdout).toMatch(/^OK +executables /m)
+      expect(doctor.stdout).toMatch(/^\d+ checks: /m)
 
       expect((await qm('stop', 'demo_py', 'demo_ts')).exitCode).toBe(0)
       expect(await rows()).toEqual(registered.map(([name, port]) => [name, port, false]))
       for (const row of await status()) expect(row.state).toBe('stopped')
+
+      // The reset: the daemon ends, qm's own state goes; the certificates and services stay.
+      expect((await qm('shutdown')).exitCode).toBe(0)
+      rmSync(join(dir, '.qm'), {recursive: true, force: true})
+      const fresh = await qm('status', '--json')
+      expect(JSON.parse(fresh.stdout).services.map((row: Row) => row.state)).toEqual(['stopped', 'stopped', 'stopped'])
     } finally {
       await qm('shutdown')
       for (const row of await status().catch(() => [] as Row[])) if (row.pid && isAlive(row.pid)) killGroup(row.pid)

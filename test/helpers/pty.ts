@@ -1,7 +1,7 @@
 // A command on a real pseudo-terminal, as a person runs it: `script` (util-linux) gives it
 // a pty of the size asked for, its stdin stays open (a person's does), and what the test
 // writes reaches the pty as typed input, so "\x03" is a Ctrl-C from the keyboard.
-import {spawn, type ChildProcess} from 'node:child_process'
+import {spawn, spawnSync, type ChildProcess} from 'node:child_process'
 import {onTestFinished} from 'vitest'
 import {killGroup} from './project.js'
 
@@ -48,4 +48,29 @@ export function runOnPty(argv: string[], options: {cwd: string; env?: Record<str
     },
     exited,
   }
+}
+
+/**
+ * The screen a person is left with when the command has ended: tmux runs it in a window of
+ * the size asked for, and the pane is read after it exits. A stream of a pty holds every
+ * redraw of a live view; this is the one frame that stays. Each call has a tmux server of its own.
+ */
+export async function finalScreen(argv: string[], options: {cwd: string; columns?: number; rows?: number; timeoutMs?: number}): Promise<{exitCode: number; lines: string[]}> {
+  const {columns = 80, rows = 40, timeoutMs = 30_000} = options
+  const socket = `qm-test-${process.pid}-${Math.random().toString(36).slice(2)}`
+  const tmux = (...args: string[]) => spawnSync('tmux', ['-L', socket, ...args], {cwd: options.cwd, encoding: 'utf8'})
+  const done = `${options.cwd}/.tmux-exit-${socket}`
+  const command = `${argv.map(quote).join(' ')}; echo $? > ${quote(done)}; sleep 600`
+  onTestFinished(() => void tmux('kill-server'))
+  const started = tmux('new-session', '-d', '-x', String(columns), '-y', String(rows), '-c', options.cwd, command)
+  if (started.status !== 0) throw new Error(`tmux new-session failed: ${started.stderr}`)
+  const deadline = performance.now() + timeoutMs
+  const {existsSync, readFileSync} = await import('node:fs')
+  while (!existsSync(done) || readFileSync(done, 'utf8').trim() === '') {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${argv.join(' ')} under tmux`)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const screen = tmux('capture-pane', '-p', '-J').stdout
+  tmux('kill-server')
+  return {exitCode: Number(readFileSync(done, 'utf8').trim()), lines: screen.split('\n').map((line) => line.trimEnd()).filter((line, i, all) => line !== '' || all.slice(i).some((l) => l.trim() !== ''))}
 }
