@@ -65,7 +65,7 @@ describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resou
         expect(frames.at(-1)!.eos).toBe(true)
       }
 
-      const table = await qm('status')
+      const table = await qm('status', 'demo_py', 'demo_ts')
       expect(table.exitCode, table.stdout).toBe(0)
       expect(table.stdout).toMatch(/^demo_py +running /m)
       const logs = await qm('logs', '-n', '5')
@@ -90,7 +90,7 @@ describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resou
       expect(await rows()).toEqual(registered.map(([name, port]) => [name, port, true]))
       const doctor = await qm('doctor')
       expect(doctor.stdout).toMatch(/^OK +executables /m)
-      expect(doctor.stdout).toMatch(/^\d+ checks: /m)
+      expect(doctor.stderr).toMatch(/^\d+ checks: /m)
 
       expect((await qm('stop', 'demo_py', 'demo_ts')).exitCode).toBe(0)
       expect(await rows()).toEqual(registered.map(([name, port]) => [name, port, false]))
