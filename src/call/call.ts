@@ -8,7 +8,7 @@ import {formatHostPort, planDial} from '../health/dial-guard.js'
 import {explainFailure} from '../health/failure-reason.js'
 import {CALL_PATH, probeMethods, type Frame} from '../health/protos.js'
 import {readVersion} from '../health/probe.js'
-import {resolveCallTarget, type CallTarget, type TargetRequest} from './target.js'
+import {resolveCallTarget, type CallTarget, type TargetRequest} from '../grpc/target.js'
 
 export const DEFAULT_CALL_URL = 'qm://call'
 

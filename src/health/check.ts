@@ -3,7 +3,7 @@
 // otherwise. Like grpc-health-probe, but it speaks the guide's Call as well.
 import {resolve} from 'node:path'
 import {NotRegisteredError, UsageError} from '../errors.js'
-import {parseHostPort, resolveCallTarget, type TargetRequest} from '../call/target.js'
+import {parseHostPort, resolveCallTarget, type TargetRequest} from '../grpc/target.js'
 import {loadManifest} from '../manifest/load.js'
 import {certPaths} from '../manifest/resolve.js'
 import type {ProbeType, ServiceSpec} from '../manifest/types.js'

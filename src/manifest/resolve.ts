@@ -3,7 +3,7 @@
 // in milliseconds and paths made absolute.
 import {isAbsolute, join, resolve} from 'node:path'
 import {ManifestError} from '../errors.js'
-import {DatabaseUrl, urlProblem} from '../registry/database-url.js'
+import {DatabaseUrl, urlProblem} from './database-url.js'
 import type {FieldPath, ManifestSource} from './source.js'
 import type {BackoffSettings, CertPaths, HealthSettings, LogSettings, Manifest, RegistrySettings, ServiceSpec} from './types.js'
 import {durationMs, sizeBytes} from './units.js'

@@ -1,6 +1,6 @@
 // The manifest as the rest of qm sees it: every default applied, every duration in
 // milliseconds, every path absolute. Nothing outside src/manifest reads raw YAML.
-import type {DatabaseUrl} from '../registry/database-url.js'
+import type {DatabaseUrl} from './database-url.js'
 
 export type RestartPolicy = 'always' | 'on-failure' | 'never'
 export type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR'

@@ -4,7 +4,7 @@
 import {existsSync} from 'node:fs'
 import {homedir, userInfo} from 'node:os'
 import {join} from 'node:path'
-import {parseDatabaseUrl, SSL_MODES, urlProblem, type DatabaseUrl, type SslMode} from './database-url.js'
+import {parseDatabaseUrl, SSL_MODES, urlProblem, type DatabaseUrl, type SslMode} from '../manifest/database-url.js'
 
 // libpq's compiled-in socket folder on Debian, and what psql dials when no host is named.
 export const DEFAULT_SOCKET_DIR = '/var/run/postgresql'

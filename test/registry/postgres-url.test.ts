@@ -1,6 +1,6 @@
 import {inspect} from 'node:util'
 import {describe, expect, it} from 'vitest'
-import {DatabaseUrl, redactUrl, urlProblem} from '../../src/registry/database-url.js'
+import {DatabaseUrl, redactUrl, urlProblem} from '../../src/manifest/database-url.js'
 import {describeTarget, resolveTarget} from '../../src/registry/postgres-url.js'
 
 describe('the registry URL', () => {
