@@ -3,7 +3,7 @@
 import type {Manifest} from '../manifest/types.js'
 import {expandInstances} from '../supervisor/instances.js'
 import {LogFollower, logPath, parseLogLine} from '../supervisor/log-files.js'
-import type {AttemptResult, Transition} from '../supervisor/service-runner.js'
+import type {AttemptResult, Transition} from '../supervisor/states.js'
 import {Daemon} from './daemon.js'
 
 export interface ForegroundOutput {

@@ -9,7 +9,8 @@ import {ChildRecords, childRecordsPath} from '../registry/child-records.js'
 import {expandInstances, selectInstances} from '../supervisor/instances.js'
 import {isSameProcess, processStartTime} from '../supervisor/proc.js'
 import {waitUntil} from '../supervisor/process-group.js'
-import type {AttemptResult, InstanceStatus, Transition} from '../supervisor/service-runner.js'
+import type {AttemptResult, InstanceStatus, Transition} from '../supervisor/states.js'
+import {LIVE_STATES, type ServiceState} from '../supervisor/states.js'
 import type {RegistryBacklog} from '../supervisor/registry-writes.js'
 import type {ReloadReport, StopResult} from '../supervisor/supervisor.js'
 import type {ControlClient} from './client.js'
@@ -105,7 +106,7 @@ function recordedStatus(manifest: Manifest, names: string[]): InstanceStatus[] {
     rows.push({
       name,
       service: service.name,
-      state: alive ? 'running' : record && ['starting', 'running', 'unhealthy', 'stopping'].includes(record.state) ? 'exited' : ((record?.state ?? 'stopped') as InstanceStatus['state']),
+      state: alive ? 'running' : record && LIVE_STATES.has(record.state as ServiceState) ? 'exited' : ((record?.state ?? 'stopped') as InstanceStatus['state']),
       pid: alive ? record!.pid : null,
       port: record?.port ?? null,
       health: null,

@@ -1,11 +1,14 @@
-// The service state machine: the one list of allowed moves. The README shows the
-// same table; edges marked "operator" happen only when someone runs a command.
+// The service state machine: the one list of allowed moves, the one set of states in
+// which a process may be alive, and what a state change and a start report. The README
+// shows the same table; edges marked "operator" happen only when someone runs a command.
 import {QmError} from '../errors.js'
+import type {ProbeResult} from '../health/types.js'
+import type {ExitInfo} from './spawn.js'
 
 export type ServiceState = 'stopped' | 'starting' | 'running' | 'unhealthy' | 'backoff' | 'stopping' | 'exited' | 'fatal'
 
 export const ALLOWED: Readonly<Record<ServiceState, readonly ServiceState[]>> = {
-  stopped: ['starting'], //                     operator: qm start
+  stopped: ['starting'], //                     operator: qm start (or a new daemon adopting a living process)
   starting: ['running', 'backoff', 'stopping'], // healthy in time · failed start · operator stop
   running: ['unhealthy', 'exited', 'stopping'], // a failed probe · the process ended · stop or restart
   unhealthy: ['running', 'exited', 'stopping'], // probe passes again · ended · failure_threshold reached, or stop
@@ -27,3 +30,51 @@ export function canMove(from: ServiceState, to: ServiceState): boolean {
 
 /** States in which a process of the service may be alive. */
 export const LIVE_STATES: ReadonlySet<ServiceState> = new Set(['starting', 'running', 'unhealthy', 'stopping'])
+
+/** Whether a start would have nothing to do: the process is there, or on its way. */
+export function isUp(state: ServiceState): boolean {
+  return state === 'starting' || state === 'running' || state === 'unhealthy'
+}
+
+export interface Transition {
+  name: string
+  from: ServiceState
+  to: ServiceState
+  cause: string
+  atMs: number
+}
+
+export interface AttemptResult {
+  name: string
+  ok: boolean
+  state: ServiceState
+  /** Why it did not become healthy. */
+  reason?: string
+  hint?: string
+  /** The service's last log lines, on failure. */
+  logTail?: string[]
+  probe?: ProbeResult
+  pid?: number
+  port?: number
+  /** From spawn to the first SERVING answer, for a start that launched a process. */
+  healthyAfterMs?: number
+}
+
+export interface InstanceStatus {
+  name: string
+  service: string
+  state: ServiceState
+  pid: number | null
+  port: number | null
+  health: {status: ProbeResult['status']; latencyMs: number; reason?: string; method: ProbeResult['method']; cause?: ProbeResult['cause']} | null
+  version: string | null
+  expectedVersion: string | null
+  uptimeMs: number | null
+  restarts: number
+  cpuPercent: number | null
+  memoryBytes: number | null
+  lastExit: ExitInfo | null
+  detail: string | null
+  /** The service's last log line, for one that is not running because it failed. */
+  lastLogLine: string | null
+}

@@ -13,12 +13,15 @@ import {RegistryWrites, type RegistryBacklog} from './registry-writes.js'
 import {startLayers, stopLayers, withDependants, withDependencies} from './dependency-order.js'
 import {expandInstances, launchFingerprint, selectInstances, type ServiceInstance} from './instances.js'
 import {bootTimeMs} from './proc.js'
+import {realClock, type Clock} from './clock.js'
 import {moveAside, rebuildRecords} from './records-rebuild.js'
 import {ServiceRunner, type AttemptResult, type PrepareShared, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
 
 export interface SupervisorListeners {
   onTransition?: (transition: Transition) => void
   warn?: (message: string) => void
+  /** Time for every timer of the state machine; the real one unless a test drives its own. */
+  clock?: Clock
 }
 
 export interface StopResult {
@@ -62,7 +65,7 @@ export class Supervisor {
       onTransition: (transition) => {
         for (const listener of this.transitionListeners) listener(transition)
       },
-      nowMs: () => Date.now(),
+      clock: listeners.clock ?? realClock,
       bootMs: bootTimeMs(),
       warn,
       closing: () => this.closing,
@@ -207,7 +210,7 @@ export class Supervisor {
         if (options.startNew) toStart.push(name)
         continue
       }
-      const live = runner.state === 'running' || runner.state === 'unhealthy' || runner.state === 'starting'
+      const live = runner.isUp
       const changed = runner.port !== undefined && runner.currentFingerprint !== undefined && launchFingerprint(instance.service, runner.port) !== runner.currentFingerprint
       runner.replaceSpec(instance)
       if (live && changed) {

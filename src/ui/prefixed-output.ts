@@ -1,7 +1,7 @@
 // `name | line` output for `qm up`, each service in a colour of its own, as docker
 // compose and process-compose print it.
 import type {ChalkInstance} from 'chalk'
-import type {AttemptResult, Transition} from '../supervisor/service-runner.js'
+import type {AttemptResult, Transition} from '../supervisor/states.js'
 import {renderFailure} from './service-report.js'
 import {transitionLine} from './transition-line.js'
 

@@ -3,7 +3,7 @@
 // one per state change, that read well in a log. Either way it knows which services have
 // not reached their end yet, for what Ctrl-C leaves behind.
 import type {ChalkInstance} from 'chalk'
-import type {Transition} from '../supervisor/service-runner.js'
+import type {Transition} from '../supervisor/states.js'
 import type {ServiceState} from '../supervisor/states.js'
 import {transitionLine} from './transition-line.js'
 

@@ -1,6 +1,6 @@
 // One state change as the operator reads it while a command waits.
 import type {ChalkInstance} from 'chalk'
-import type {Transition} from '../supervisor/service-runner.js'
+import type {Transition} from '../supervisor/states.js'
 import {stateColour} from './service-report.js'
 
 export function transitionLine(c: ChalkInstance, transition: Transition): string {

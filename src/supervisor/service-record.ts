@@ -1,0 +1,179 @@
+// One service instance's record: its state and everything the phases of its life share
+// (process, port, counts, the last probe). moveTo is the only writer of the state: it
+// checks the table in states.ts, ends whatever the old state had running (its scope),
+// records the move in SQLite with pid and process start time, and tells the listeners.
+import type {ProbeChannels} from '../health/probe.js'
+import type {ProbeOptions, ProbeResult, ProbeTarget} from '../health/types.js'
+import type {ServiceSpec} from '../manifest/types.js'
+import type {ListenerSnapshots} from '../net/listener-snapshots.js'
+import type {TcpSocket} from '../net/socket-table.js'
+import type {ChildRecords} from '../registry/child-records.js'
+import type {EndpointStore} from '../registry/store.js'
+import type {Clock} from './clock.js'
+import type {ServiceInstance} from './instances.js'
+import {logPath} from './log-files.js'
+import type {UsageSample} from './proc.js'
+import type {RegistryWrites} from './registry-writes.js'
+import type {ExitInfo} from './spawn.js'
+import {canMove, IllegalTransition, type AttemptResult, type ServiceState, type Transition} from './states.js'
+
+export interface RunnerContext {
+  stateDir: string
+  registryHost: string
+  portRange: readonly [number, number]
+  endpoints: EndpointStore
+  /** is_active writes, kept and retried while the registry is out of reach. */
+  registryWrites: RegistryWrites
+  records: ChildRecords
+  channels: ProbeChannels
+  listeners: ListenerSnapshots
+  onTransition: (transition: Transition) => void
+  clock: Clock
+  bootMs: number
+  /** Where the daemon reports what it could not do (a registry write that failed). */
+  warn: (message: string) => void
+  /** True once the supervisor is shutting down: nothing new is launched after that. */
+  closing: () => boolean
+}
+
+/** What the services of one start share: one socket table read, one check per certificate set. */
+export interface PrepareShared {
+  sockets?: readonly TcpSocket[]
+  certificateChecks?: Map<string, Promise<unknown>>
+}
+
+export interface RunningProcess {
+  pid: number
+  startTime: number
+  exited: Promise<ExitInfo>
+  exitInfo?: ExitInfo
+  adopted: boolean
+  startedAtMs: number
+  /** Ends the exit watch of an adopted process. */
+  watch: AbortController
+  /** Resolves once its log process has written all it printed; at once for an adopted one. */
+  logged: () => Promise<void>
+}
+
+export class ServiceRecord {
+  private currentState: ServiceState = 'stopped'
+  /** Ends every timer and probe of the current state when the state changes. */
+  scope = new AbortController()
+  process: RunningProcess | undefined
+  port: number | undefined
+  restarts = 0
+  failuresInRow = 0
+  probeFailures = 0
+  lastExit: ExitInfo | undefined
+  lastProbe: ProbeResult | undefined
+  detail: string | undefined
+  stateSinceMs: number
+  registeredByQm = false
+  fingerprint: string | undefined
+  usage: UsageSample | undefined
+  attemptWaiters: ((result: AttemptResult) => void)[] = []
+  stopping: Promise<void> | undefined
+  /** The kill of a liveness restart, which an operator stop waits for. */
+  killing: Promise<void> | undefined
+  /** When the current start began, on the monotonic clock, for "healthy in N ms". */
+  launchStartedMono = 0
+  /** How long the last launch took to its first SERVING answer. */
+  healthyAfterMs: number | undefined
+  /** Whether the daemon's log has been told that qm's own credentials fail this service's probes. */
+  credentialWarning = false
+
+  constructor(
+    public instance: ServiceInstance,
+    readonly context: RunnerContext,
+  ) {
+    this.stateSinceMs = context.clock.nowMs()
+  }
+
+  get state(): ServiceState {
+    return this.currentState
+  }
+
+  get name(): string {
+    return this.instance.name
+  }
+
+  get service(): ServiceSpec {
+    return this.instance.service
+  }
+
+  get logFile(): string {
+    return logPath(this.context.stateDir, this.name)
+  }
+
+  get clock(): Clock {
+    return this.context.clock
+  }
+
+  moveTo(to: ServiceState, cause: string): void {
+    const from = this.currentState
+    if (!canMove(from, to)) throw new IllegalTransition(this.name, from, to)
+    this.scope.abort()
+    this.scope = new AbortController()
+    this.currentState = to
+    this.stateSinceMs = this.clock.nowMs()
+    if (to === 'starting') this.launchStartedMono = this.clock.monotonicMs()
+    this.save()
+    this.context.records.addTransition({atMs: this.stateSinceMs, name: this.name, from, to, cause, pid: this.process?.pid ?? null, startTime: this.process?.startTime ?? null})
+    this.context.onTransition({name: this.name, from, to, cause, atMs: this.stateSinceMs})
+  }
+
+  save(): void {
+    this.context.records.save({
+      name: this.name,
+      service: this.service.name,
+      pid: this.process?.pid ?? null,
+      startTime: this.process?.startTime ?? null,
+      port: this.port ?? null,
+      state: this.currentState,
+      restarts: this.restarts,
+      lastExitCode: this.lastExit?.code ?? null,
+      lastExitSignal: this.lastExit?.signal ?? null,
+      stateSinceMs: this.stateSinceMs,
+      startedAtMs: this.process?.startedAtMs ?? null,
+      fingerprint: this.fingerprint ?? null,
+      registeredByQm: this.registeredByQm,
+      detail: this.detail ?? null,
+    })
+  }
+
+  setActive(active: boolean): Promise<void> {
+    return this.context.registryWrites.setActive(this.name, active)
+  }
+
+  settleAttempt(result: AttemptResult): void {
+    const waiters = this.attemptWaiters
+    this.attemptWaiters = []
+    for (const resolve of waiters) resolve(result)
+  }
+
+  result(ok: boolean): AttemptResult {
+    return {
+      name: this.name,
+      ok,
+      state: this.currentState,
+      ...(this.lastProbe ? {probe: this.lastProbe} : {}),
+      ...(this.process ? {pid: this.process.pid} : {}),
+      ...(this.port === undefined ? {} : {port: this.port}),
+      ...(ok && this.healthyAfterMs !== undefined ? {healthyAfterMs: this.healthyAfterMs} : {}),
+    }
+  }
+
+  target(port: number): ProbeTarget {
+    return {host: '127.0.0.1', port, certs: this.service.certs, serverName: this.service.health.serverName}
+  }
+
+  probeOptions(): Pick<ProbeOptions, 'type' | 'timeoutMs' | 'versionKeys'> {
+    return {type: this.service.health.type, timeoutMs: this.service.health.timeoutMs, versionKeys: this.service.health.versionKeys}
+  }
+}
+
+export function describeExit(exit: ExitInfo): string {
+  if (exit.signal) return `killed by ${exit.signal}`
+  if (exit.code === null) return 'ended (exit status unknown: it was adopted)'
+  return `exited with code ${exit.code}`
+}
