@@ -1,5 +1,9 @@
 // Typed errors: each carries the message a person reads, a stable code for --json
 // readers, the process exit code (SPEC section 7) and, where there is one, what to do.
+// The codes and their exit codes are listed in error-codes.ts.
+import type {ErrorCode} from './error-codes.js'
+
+export type {ErrorCode} from './error-codes.js'
 
 export const ExitCode = {
   ok: 0,
@@ -16,7 +20,7 @@ export class QmError extends Error {
   constructor(
     message: string,
     readonly exitCode: ErrorExitCode,
-    readonly code: string,
+    readonly code: ErrorCode,
     readonly hint?: string,
     options?: ErrorOptions,
   ) {
@@ -44,7 +48,7 @@ export class UsageError extends QmError {
 }
 
 export class RegistryError extends QmError {
-  constructor(message: string, code = 'REGISTRY', hint?: string, options?: ErrorOptions) {
+  constructor(message: string, code: ErrorCode = 'REGISTRY', hint?: string, options?: ErrorOptions) {
     super(message, 1, code, hint, options)
   }
 }
@@ -86,6 +90,7 @@ export class Interrupted extends QmError {
 
 /** Rebuilds an error that crossed a process boundary (control socket, child CLI) as JSON. */
 export function qmErrorFromJSON(value: {code: string; exitCode: number; message: string; hint?: string}): QmError {
-  const exitCode: ErrorExitCode = value.exitCode === 2 ? 2 : 1
-  return new QmError(value.message, exitCode, value.code, value.hint)
+  const exitCode: ErrorExitCode = value.exitCode === 2 ? 2 : value.exitCode === 130 ? 130 : 1
+  // A daemon of another version may name a code this one does not list: it is passed on as is.
+  return new QmError(value.message, exitCode, value.code as ErrorCode, value.hint)
 }

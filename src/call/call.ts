@@ -2,7 +2,7 @@
 // request frames, half-closes, and hands each response frame to the caller as it arrives;
 // succeeds when an end-of-stream frame came and no error frame did.
 import * as grpc from '@grpc/grpc-js'
-import {QmError, UsageError} from '../errors.js'
+import {QmError, UsageError, type ErrorCode} from '../errors.js'
 import {channelOptions, clientCredentials, readClientPem} from '../grpc/client-credentials.js'
 import {formatHostPort, planDial} from '../health/dial-guard.js'
 import {explainFailure} from '../health/failure-reason.js'
@@ -45,7 +45,7 @@ export interface CallRequest extends TargetRequest {
 }
 
 export class CallFailedError extends QmError {
-  constructor(message: string, code: string, hint?: string) {
+  constructor(message: string, code: ErrorCode, hint?: string) {
     super(message, 1, code, hint)
   }
 }
@@ -108,7 +108,8 @@ export async function callService(target: CallTarget, options: CallOptions): Pro
         pem,
         timeoutMs: options.timeoutMs,
       })
-      throw new CallFailedError(`${where}: ${failure.reason ?? failure.status}`, failure.status)
+      // explainFailure never says SERVING of a failed RPC.
+      throw new CallFailedError(`${where}: ${failure.reason ?? failure.status}`, failure.status === 'SERVING' ? 'NOT_SERVING' : failure.status)
     }
     if (notJson > 0) throw new CallFailedError(`${where}: ${notJson} of ${frames} response frame(s) are not JSON objects`, 'PROTOCOL_ERROR')
     if (errors.length > 0) {

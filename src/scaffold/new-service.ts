@@ -5,7 +5,7 @@
 import {existsSync} from 'node:fs'
 import {mkdir, readFile, rename, rm, writeFile} from 'node:fs/promises'
 import {dirname, isAbsolute, join, relative, resolve} from 'node:path'
-import {ManifestError, NameTakenError, PortTakenError, QmError, UsageError} from '../errors.js'
+import {ManifestError, NameTakenError, PortTakenError, QmError, UsageError, type ErrorCode} from '../errors.js'
 import {findManifest} from '../manifest/find.js'
 import {parseManifestText} from '../manifest/load.js'
 import type {Manifest} from '../manifest/types.js'
@@ -62,7 +62,7 @@ export interface NewServiceResult {
 }
 
 export class ScaffoldError extends QmError {
-  constructor(message: string, code: string, hint?: string, options?: ErrorOptions) {
+  constructor(message: string, code: ErrorCode, hint?: string, options?: ErrorOptions) {
     super(message, 1, code, hint, options)
   }
 }

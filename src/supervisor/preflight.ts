@@ -3,7 +3,7 @@
 // and the port it is to listen on.
 import {accessSync, constants, statSync} from 'node:fs'
 import {delimiter, isAbsolute, join, resolve} from 'node:path'
-import {QmError} from '../errors.js'
+import {QmError, type ErrorCode} from '../errors.js'
 import type {ServiceSpec} from '../manifest/types.js'
 import {explainPortHolders, findHoldersOfPorts, findPortHolders, isLiveHolder, isSelfConnected, type PortHolding} from '../net/port-holders.js'
 import type {TcpSocket} from '../net/socket-table.js'
@@ -15,7 +15,7 @@ export class SpawnRefused extends QmError {
     readonly service: string,
     message: string,
     hint?: string,
-    code = 'SPAWN_REFUSED',
+    code: ErrorCode = 'SPAWN_REFUSED',
   ) {
     super(message, 1, code, hint)
   }
