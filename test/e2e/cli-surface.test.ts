@@ -161,6 +161,14 @@ describe.skipIf(lacks('tmux'))('on an 80-column terminal', () => {
     expect(screen).not.toMatch(/SERVING in/)
   })
 
+  it('shows a service that waits on depends_on as waiting for it, on the live line', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('slow', 'talker-server.mjs', '    env: {READY_DELAY_MS: "1500"}\n') + service('after', 'talker-server.mjs', '    depends_on: [slow]\n'))
+    const pty = runOnPty([process.execPath, QM_BIN, 'start'], {cwd: project.dir, columns: 100})
+    expect(await pty.exited).toBe(0)
+    expect(pty.text()).toMatch(/after\n\s+› waiting for slow/)
+  })
+
   it('keeps the indent of qm doctor’s wrapped lines', async () => {
     const project = await makeProject()
     project.writeManifest(talker('svc_a'))

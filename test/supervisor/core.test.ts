@@ -2,6 +2,8 @@
 // (backoff, liveness interval, reset_after) move only when the test advances them, while
 // the services, probes and signals are real. Each test takes as long as its processes take
 // to start and end, not as long as the delays it steps through.
+import {existsSync, readFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {describe, expect, it, onTestFinished} from 'vitest'
 import {loadManifest} from '../../src/manifest/load.js'
 import {Supervisor} from '../../src/supervisor/supervisor.js'
@@ -31,6 +33,12 @@ async function openCore(project: Project): Promise<Core> {
 }
 
 const stateOf = (core: Core, name: string) => core.supervisor.status([name])[0]!.state
+
+/** Waits for the service to have printed it: a signal is handled a moment after it is sent. */
+async function saysInLog(project: Project, name: string, text: string): Promise<void> {
+  const log = join(project.dir, '.qm', 'logs', `${name}.log`)
+  await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes(text), `${name} to print ${text}`)
+}
 
 describe('the supervisor core on a virtual clock', () => {
   it('restarts at once after the first failure, then waits initial × factor^n up to max, and goes fatal after max_failures', async () => {
@@ -74,6 +82,7 @@ describe('the supervisor core on a virtual clock', () => {
     const core = await openCore(project)
     const [started] = await core.supervisor.start(['sick'])
     process.kill(started!.pid!, 'SIGUSR1') // NOT_SERVING from now on
+    await saysInLog(project, 'sick', 'HEALTH NOT_SERVING')
     await waitFor(() => core.clock.pending().length > 0, 'the first liveness timer')
     core.clock.advance(5_000)
     await waitFor(() => stateOf(core, 'sick') === 'unhealthy', 'sick unhealthy after one failed probe')
@@ -107,6 +116,7 @@ describe('the supervisor core on a virtual clock', () => {
       if (t.name === 'deaf' && t.to === 'stopping' && stopped === undefined) queueMicrotask(() => (stopped = core.supervisor.stop(['deaf'])))
     })
     process.kill(started!.pid!, 'SIGUSR1')
+    await saysInLog(project, 'deaf', 'HEALTH NOT_SERVING')
     await waitFor(() => core.clock.pending().length > 0, 'the liveness timer')
     core.clock.advance(5_000)
     await waitFor(() => stopped !== undefined, 'the liveness restart to begin')

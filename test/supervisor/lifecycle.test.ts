@@ -149,8 +149,9 @@ describe('liveness', () => {
   it('restarts a service after failure_threshold failed probes, and an operator stop during that restart leaves it stopped', async () => {
     const project = await makeProject()
     // It ignores SIGTERM, so the restart's kill takes its whole deadline (1 s for a liveness
-    // restart). The operator's stop may come during that kill or during the start after it;
-    // either way the service must end stopped, with no process left.
+    // restart). The CLI's stop may come during that kill or after it; either way the service
+    // must end stopped, with no process left. test/supervisor/core.test.ts makes the stop
+    // come during the kill, deterministically.
     project.writeManifest(service('sick', 'stubborn-server.mjs', '    stop_timeout: 6s\n    health: {interval: 200ms, failure_threshold: 2}\n'))
     expect((await project.qm('start')).exitCode).toBe(0)
     const [before] = await rows(project)
@@ -164,10 +165,9 @@ describe('liveness', () => {
     expect(after).toMatchObject({state: 'stopped', pid: null})
     expect(isAlive(before!.pid!)).toBe(false)
     const text = readFileSync(log, 'utf8')
-    // Whatever the order, the operator's stop is the last word.
+    // Whatever the order (during the kill, during the start after it, or once it ran again
+    // on a slow machine), the operator's stop is the last word.
     expect(text.trimEnd().split('\n').at(-1)).toMatch(/sick: stopping → stopped: stopped by operator$/)
-    const restarted = /sick: stopping → starting: restart 1: .*\n.*sick: starting → (\w+)/.exec(text)
-    if (restarted) expect(restarted[1]).toBe('stopping')
     await new Promise((resolve) => setTimeout(resolve, 1000))
     expect((await rows(project))[0]).toMatchObject({state: 'stopped', pid: null})
   })
