@@ -1,5 +1,6 @@
-// A manifest's daemon: holds the lock, runs the supervisor, answers the control socket. The background daemon (`qm start`) and the foreground one (`qm up`) are
-// this same code; they differ only in who reads the transitions.
+// A manifest's daemon: holds the lock, runs the supervisor, answers the control socket.
+// The background daemon (`qm start`) and the foreground one (`qm up`) are this same code;
+// they differ only in who reads the transitions.
 import {rmSync, writeFileSync} from 'node:fs'
 import type {Server} from 'node:net'
 import {QmError} from '../errors.js'
@@ -11,7 +12,6 @@ import {DaemonLock} from './daemon-lock.js'
 import {daemonPaths} from './paths.js'
 import type {Request} from './protocol.js'
 import {serveControl} from './server.js'
-
 
 export class DaemonBusyError extends QmError {
   constructor(manifestFile: string) {
