@@ -4,6 +4,7 @@ import {QmCommand} from '../cli/qm-command.js'
 import {startServices, type StartReport} from '../control/requests.js'
 import {colourFor} from '../ui/colour.js'
 import {startAccounts, startedLine} from '../ui/service-report.js'
+import {wrapWords} from '../ui/text-width.js'
 import {dependenciesOf, plannedInstances} from '../supervisor/plan.js'
 import {openProgress} from '../ui/progress.js'
 
@@ -47,7 +48,8 @@ export default class Start extends QmCommand {
       // Once per daemon: this run started it. The check is qm doctor's reserved-ports.
       const {reservedPortsWarning} = await import('../doctor/reserved-ports.js')
       const warning = reservedPortsWarning(manifest.portRange)
-      if (warning) this.diag(`${c.yellow('warning')} ${warning}`)
+      // Wrapped at word boundaries on a terminal, under its first word.
+      if (warning) this.diag(wrapWords(`${c.yellow('warning')} ${warning}`, process.stderr.isTTY ? process.stderr.columns : Number.POSITIVE_INFINITY, '        ').join('\n'))
     }
     if (failed.length > 0) this.setExitCode(1)
     return report
