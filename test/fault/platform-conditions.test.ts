@@ -92,7 +92,8 @@ describe("qm's own credentials", () => {
 describe('health belongs to one process', () => {
   it('shows no health for a process that has not been probed yet, after a kill -9', async () => {
     const project = await makeProject()
-    project.writeManifest(service('svc', 'guide-call-server.mjs', '    backoff: {initial: 300ms}\n'))
+    // It takes 2 s to bind, so its restart stays in starting long enough to be seen there.
+    project.writeManifest(service('svc', 'guide-call-server.mjs', '    env: {READY_DELAY_MS: "2000"}\n'))
     expect((await project.qm('start')).exitCode).toBe(0)
     const before = await row(project, 'svc')
     process.kill(before.pid!, 'SIGKILL')
@@ -103,6 +104,7 @@ describe('health belongs to one process', () => {
       return now.state === 'running' && now.pid !== before.pid
     }, 'svc running again')
     const notRunning = seen.filter((r) => r.state !== 'running')
+    expect(notRunning.map((r) => r.state)).toContain('starting')
     expect(notRunning.filter((r) => r.health !== null)).toEqual([])
   })
 
