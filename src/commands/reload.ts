@@ -13,7 +13,7 @@ export default class Reload extends QmCommand {
     const manifest = await this.loadManifest(flags.manifest)
     const c = colourFor(process.stderr)
     const json = this.jsonEnabled()
-    const reply = await askDaemon<ReloadReply>(manifest, 'reload', [], (event) => {
+    const reply = await askDaemon(manifest, 'reload', [], (event) => {
       if (!json) this.diag(transitionLine(c, event))
     })
     if (!reply) {

@@ -27,7 +27,7 @@ export default class Restart extends QmCommand {
       write: (line) => this.diag(line),
     })
     const report = await untilDoneOrInterrupted(
-      askDaemon<RestartReport>(manifest, 'restart', argv as string[], (event) => {
+      askDaemon(manifest, 'restart', argv as string[], (event) => {
         if (!json) progress.transition(event)
       }),
       progress,

@@ -27,7 +27,7 @@ export default class Stop extends QmCommand {
       write: (line) => this.diag(line),
     })
     const report = await untilDoneOrInterrupted(
-      askDaemon<StopReport>(manifest, 'stop', argv as string[], (event) => {
+      askDaemon(manifest, 'stop', argv as string[], (event) => {
         if (!json) progress.transition(event)
       }),
       progress,

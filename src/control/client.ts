@@ -2,12 +2,13 @@
 // passed to a callback, errors rebuilt as QmError with the daemon's message and code.
 import {connect, type Socket} from 'node:net'
 import {qmErrorFromJSON} from '../errors.js'
-import {encode, LineReader, type Method, type Reply, type Request} from './protocol.js'
+import type {ContractEvent, Method, Params, Result} from './contract.js'
+import {encode, LineReader, type Reply} from './protocol.js'
 
 interface Pending {
-  resolve: (value: unknown) => void
+  resolve: (value: never) => void
   reject: (error: Error) => void
-  onEvent?: (event: unknown) => void
+  onEvent?: (event: ContractEvent) => void
 }
 
 export class ControlClient {
@@ -37,10 +38,11 @@ export class ControlClient {
     })
   }
 
-  request<T>(method: Method, params: Request['params'] = {}, onEvent?: (event: unknown) => void): Promise<T> {
+  /** One call of the contract; the events a start, stop, restart or reload streams go to onEvent. */
+  request<M extends Method>(method: M, params: Params<M>, onEvent?: (event: ContractEvent) => void): Promise<Result<M>> {
     const id = this.nextId++
-    return new Promise<T>((resolve, reject) => {
-      this.pending.set(id, {resolve: resolve as (value: unknown) => void, reject, ...(onEvent ? {onEvent} : {})})
+    return new Promise<Result<M>>((resolve, reject) => {
+      this.pending.set(id, {resolve: resolve as (value: never) => void, reject, ...(onEvent ? {onEvent} : {})})
       this.socket.write(encode({id, method, params}))
     })
   }
@@ -61,12 +63,13 @@ export class ControlClient {
     const pending = this.pending.get(reply.id)
     if (!pending) return
     if ('event' in reply) {
-      pending.onEvent?.(reply.event)
+      pending.onEvent?.(reply.event as ContractEvent)
       return
     }
     this.pending.delete(reply.id)
     if ('error' in reply) pending.reject(qmErrorFromJSON(reply.error))
-    else pending.resolve(reply.result)
+    // The daemon answers with its method's Result: the contract it serves from its table.
+    else pending.resolve(reply.result as never)
   }
 
   private failAll(error: Error): void {

@@ -11,7 +11,7 @@ import {lastLines} from '../supervisor/log-files.js'
 import {ControlClient} from './client.js'
 import {DAEMON_REFUSED, daemonPaths} from './paths.js'
 
-const DAEMON_ENTRY = fileURLToPath(new URL('./daemon-main.js', import.meta.url))
+const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/daemon-main.js', import.meta.url))
 const DAEMON_START_TIMEOUT_MS = 15_000
 
 export async function connectToDaemon(manifest: Manifest): Promise<ControlClient | undefined> {

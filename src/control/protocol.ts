@@ -3,13 +3,14 @@
 // `qm status`, which operators type many times a day. Each request carries an id; the
 // daemon answers with any number of events and then one result or one error.
 import type {QmError} from '../errors.js'
+import type {Method, Params} from './contract.js'
 
-export type Method = 'ping' | 'start' | 'stop' | 'restart' | 'status' | 'reload' | 'shutdown'
+export type {Method} from './contract.js'
 
 export interface Request {
   id: number
   method: Method
-  params?: {names?: string[]; startNew?: boolean; stopServices?: boolean}
+  params?: Params<Method>
 }
 
 export type ErrorBody = ReturnType<QmError['toJSON']>

@@ -9,15 +9,16 @@ import {ChildRecords, childRecordsPath} from '../registry/child-records.js'
 import {expandInstances, selectInstances} from '../supervisor/instances.js'
 import {isSameProcess, processStartTime} from '../supervisor/proc.js'
 import {waitUntil} from '../supervisor/process-group.js'
-import type {AttemptResult, InstanceStatus, Transition} from '../supervisor/states.js'
+import type {AttemptResult, InstanceStatus} from '../supervisor/states.js'
 import {LIVE_STATES, type ServiceState} from '../supervisor/states.js'
 import type {RegistryBacklog} from '../supervisor/registry-writes.js'
 import type {ReloadReport, StopResult} from '../supervisor/supervisor.js'
 import type {ControlClient} from './client.js'
 import {connectOrStartDaemon, connectToDaemon} from './connect.js'
+import type {ContractEvent, Params, Result} from './contract.js'
 import {daemonPaths} from './paths.js'
 
-export type TransitionEvent = Transition & {type: 'transition'}
+export type TransitionEvent = ContractEvent
 
 export interface StartReport {
   daemonStarted: boolean
@@ -46,7 +47,7 @@ async function withClient<T>(client: ControlClient, work: (client: ControlClient
 export async function startServices(manifest: Manifest, names: string[], onTransition: (event: TransitionEvent) => void): Promise<StartReport> {
   const {client, started} = await connectOrStartDaemon(manifest)
   return withClient(client, async (c) => {
-    const reply = await c.request<Omit<StartReport, 'daemonStarted'>>('start', {names}, (event) => onTransition(event as TransitionEvent))
+    const reply = await c.request('start', {names}, onTransition)
     return {daemonStarted: started, ...reply}
   })
 }
@@ -54,10 +55,10 @@ export async function startServices(manifest: Manifest, names: string[], onTrans
 type MutationMethod = 'stop' | 'restart' | 'reload'
 
 /** stop, restart and reload need a daemon only if one runs: with none, nothing is running. */
-export async function askDaemon<T>(manifest: Manifest, method: MutationMethod, names: string[], onTransition: (event: TransitionEvent) => void): Promise<T | undefined> {
+export async function askDaemon<M extends MutationMethod>(manifest: Manifest, method: M, names: string[], onTransition: (event: TransitionEvent) => void): Promise<Result<M> | undefined> {
   const client = await connectToDaemon(manifest)
   if (!client) return undefined
-  return withClient(client, (c) => c.request<T>(method, {names}, (event) => onTransition(event as TransitionEvent)))
+  return withClient(client, (c) => c.request(method, {names} as Params<M>, onTransition))
 }
 
 export type StopReport = {results: StopResult[]}
@@ -68,7 +69,7 @@ export type ReloadReply = {reload: ReloadReport}
 export async function shutdownDaemon(manifest: Manifest, stopServices: boolean): Promise<{pid: number} | undefined> {
   const client = await connectToDaemon(manifest)
   if (!client) return undefined
-  const reply = await withClient(client, (c) => c.request<{pid: number}>('shutdown', {stopServices}))
+  const reply = await withClient(client, (c) => c.request('shutdown', {stopServices}))
   if (!(await waitUntil(() => processStartTime(reply.pid) === undefined, SHUTDOWN_WAIT_MS, 10))) {
     throw new QmError(
       `the daemon (pid ${reply.pid}) is still running ${SHUTDOWN_WAIT_MS / 1000}s after it was asked to shut down`,
@@ -87,7 +88,7 @@ export async function serviceStatus(manifest: Manifest, names: string[]): Promis
   const certificates = expiringCertificates(manifest.services.map((service) => service.certs))
   const client = await connectToDaemon(manifest)
   if (client) {
-    const reply = await withClient(client, (c) => c.request<Omit<StatusReport, 'certificates'>>('status', {names}))
+    const reply = await withClient(client, (c) => c.request('status', {names}))
     return {...reply, certificates, registry: reply.registry ?? null}
   }
   return {daemon: null, services: recordedStatus(manifest, names), certificates, registry: null}

@@ -4,11 +4,11 @@
 import {chmodSync, rmSync} from 'node:fs'
 import {createServer, type Server, type Socket} from 'node:net'
 import {QmError} from '../errors.js'
+import {METHODS} from './contract.js'
 import {encode, LineReader, MAX_LINE_BYTES, type Method, type Reply, type Request} from './protocol.js'
 
 export type RequestHandler = (request: Request, emit: (event: unknown) => void) => Promise<unknown>
 
-const METHODS: ReadonlySet<Method> = new Set(['ping', 'start', 'stop', 'restart', 'status', 'reload', 'shutdown'])
 
 export async function serveControl(socketPath: string, handle: RequestHandler, onBug: (error: unknown) => void): Promise<Server> {
   // Only a daemon holding the lock gets here, so a socket file left here is a dead daemon's.
@@ -76,11 +76,11 @@ function parseRequest(line: string): Request {
   if (typeof value !== 'object' || value === null || typeof request.id !== 'number' || !METHODS.has(request.method as Method)) {
     throw new QmError('control message needs a numeric id and a known method', 1, 'BAD_REQUEST')
   }
-  const params = request.params ?? {}
+  const params = (request.params ?? {}) as {names?: unknown}
   if (typeof params !== 'object' || (params.names !== undefined && (!Array.isArray(params.names) || !params.names.every((n) => typeof n === 'string')))) {
     throw new QmError('control message params.names must be a list of names', 1, 'BAD_REQUEST')
   }
-  return {id: request.id, method: request.method as Method, params}
+  return {id: request.id, method: request.method as Method, params: params as Request['params']}
 }
 
 function idOf(line: string): number {

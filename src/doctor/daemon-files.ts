@@ -108,7 +108,7 @@ async function pingSocket(socket: string): Promise<SocketAnswer> {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer to ping within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS)
     })
-    const reply = await Promise.race([client.request<{pid: number}>('ping'), timeout])
+    const reply = await Promise.race([client.request('ping', {}), timeout])
     return {pid: reply.pid}
   } catch (error) {
     return {error: (error as Error).message}

@@ -81,6 +81,8 @@ export class ServiceRecord {
   healthyAfterMs: number | undefined
   /** Whether the daemon's log has been told that qm's own credentials fail this service's probes. */
   credentialWarning = false
+  /** The supervisor has let go of it (shutdown leaving the services running): nothing more is recorded. */
+  released = false
 
   constructor(
     public instance: ServiceInstance,

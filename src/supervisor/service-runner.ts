@@ -95,6 +95,17 @@ export class ServiceRunner {
     return stop(this.record, cause)
   }
 
+  /**
+   * The supervisor is going and leaves the process running for the next one to adopt: every
+   * timer and probe of the current state ends, and its exit is no longer watched. The state
+   * stays as it is, in memory and in the records.
+   */
+  release(): void {
+    this.record.released = true
+    this.record.scope.abort()
+    this.record.process?.watch.abort()
+  }
+
   /** After a manifest change: the new spec applies at the next (re)start. */
   replaceSpec(instance: ServiceInstance): void {
     this.record.instance = instance

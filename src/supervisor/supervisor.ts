@@ -240,6 +240,9 @@ export class Supervisor {
     // First, so that a start or restart still under way launches nothing from here on.
     this.closing = true
     if (options.stopServices) await this.stop()
+    // Services left running (--keep-services) lose their supervisor here: their timers and
+    // any probe in flight end before the channels and the records close under them.
+    for (const runner of this.runners.values()) runner.release()
     this.channels.close()
     this.records.close()
     await this.context.registryWrites.close()

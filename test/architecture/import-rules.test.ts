@@ -20,6 +20,7 @@ const ALLOWED: Record<string, readonly string[] | 'anything'> = {
   call: ['grpc', 'health', 'manifest', 'registry'],
   supervisor: ['certs', 'health', 'manifest', 'net', 'registry'],
   control: ['supervisor', 'certs', 'manifest', 'registry'],
+  daemon: ['control', 'supervisor', 'certs', 'manifest', 'registry'],
   doctor: ['control', 'supervisor', 'certs', 'manifest', 'net', 'registry'],
   export: ['supervisor', 'registry', 'manifest'],
   scaffold: ['manifest', 'registry'],
@@ -36,7 +37,7 @@ const PACKAGES_ONLY_IN: Record<string, readonly string[]> = {
   'cli-table3': ['ui'],
 }
 const MAY_PRINT = new Set(['commands', 'cli', 'ui'])
-const PROCESS_ENTRIES = new Set(['control/daemon-main.ts'])
+const PROCESS_ENTRIES = new Set(['daemon/daemon-main.ts'])
 
 interface Import {
   file: string

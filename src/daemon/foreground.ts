@@ -27,10 +27,13 @@ export async function runInForeground(manifest: Manifest, names: string[], outpu
   })
   try {
     // A start cut short by the signal may still reject as the daemon closes under it.
-    const starting = daemon.supervisorCore.start(names).catch((error: unknown) => {
-      output.note(`start ended early: ${(error as Error).message}`)
-      return []
-    })
+    const starting = daemon
+      .call('start', {names})
+      .then((reply) => reply.results)
+      .catch((error: unknown) => {
+        output.note(`start ended early: ${(error as Error).message}`)
+        return []
+      })
     const results = await Promise.race([starting, stopped.then(() => [])])
     if (!signalled) output.startResults(results)
     await Promise.race([stopped, daemon.whenClosed()])

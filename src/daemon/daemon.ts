@@ -9,9 +9,10 @@ import type {Manifest} from '../manifest/types.js'
 import type {Transition} from '../supervisor/states.js'
 import {Supervisor} from '../supervisor/supervisor.js'
 import {DaemonLock} from './daemon-lock.js'
-import {daemonPaths} from './paths.js'
-import type {Request} from './protocol.js'
-import {serveControl} from './server.js'
+import {daemonPaths} from '../control/paths.js'
+import type {ContractEvent, Method, MethodTable, Params, Result} from '../control/contract.js'
+import type {Request} from '../control/protocol.js'
+import {serveControl} from '../control/server.js'
 
 export class DaemonBusyError extends QmError {
   constructor(manifestFile: string) {
@@ -72,59 +73,56 @@ export class Daemon {
     return daemon
   }
 
-  get supervisorCore(): Supervisor {
-    return this.supervisor
-  }
-
   /** Resolves once the daemon has shut down. */
   whenClosed(): Promise<void> {
     return this.closed
   }
 
-  private async handle(request: Request, emit: (event: unknown) => void): Promise<unknown> {
-    const names = request.params?.names ?? []
-    switch (request.method) {
-      case 'ping':
-        return {pid: process.pid, manifest: this.manifest.file}
-      case 'status':
-        return {daemon: {pid: process.pid}, services: this.supervisor.status(names), registry: this.supervisor.registryBacklog()}
-      case 'shutdown':
-        void this.close({stopServices: request.params?.stopServices !== false})
-        return {pid: process.pid}
-      default:
-        if (this.closing) throw new QmError('the qm daemon is shutting down', 1, 'DAEMON_CLOSING', 'run the command again once it has stopped')
-        return this.mutate(() => this.mutation(request, names, emit))
-    }
+  /** The contract (src/control/contract.ts), served: one handler per method. */
+  private readonly methods: MethodTable = {
+    ping: async () => ({pid: process.pid, manifest: this.manifest.file}),
+    status: async ({names = []}) => ({daemon: {pid: process.pid}, services: this.supervisor.status(names), registry: this.supervisor.registryBacklog()}),
+    shutdown: async ({stopServices}) => {
+      void this.close({stopServices: stopServices !== false})
+      return {pid: process.pid}
+    },
+    start: (params, emit) =>
+      this.mutation(emit, async () => {
+        const reload = await this.reloadManifest(false)
+        return {reload, results: await this.supervisor.start(params.names ?? [])}
+      }),
+    stop: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.stop(params.names ?? [])})),
+    restart: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.restart(params.names ?? [])})),
+    reload: (_params, emit) => this.mutation(emit, async () => ({reload: await this.reloadManifest(false)})),
   }
 
-  // One mutation at a time: a stop issued during a start waits for it, as supervisorctl does.
-  private mutate<T>(work: () => Promise<T>): Promise<T> {
-    const run = this.mutations.then(work, work)
+  /** The contract in-process, as `qm up` uses it: the same table the socket serves. */
+  call<M extends Method>(method: M, params: Params<M>, onEvent: (event: ContractEvent) => void = () => undefined): Promise<Result<M>> {
+    return (this.methods[method] as (params: Params<M>, emit: (event: ContractEvent) => void) => Promise<Result<M>>)(params, onEvent)
+  }
+
+  private handle(request: Request, emit: (event: ContractEvent) => void): Promise<unknown> {
+    const handler = this.methods[request.method] as (params: Request['params'], emit: (event: ContractEvent) => void) => Promise<unknown>
+    if (!handler) throw new QmError(`unknown method ${request.method}`, 1, 'BAD_REQUEST')
+    return handler(request.params ?? {}, emit)
+  }
+
+  /**
+   * A change to the services, one at a time (a stop issued during a start waits for it, as
+   * supervisorctl does), with the state changes it causes streamed as events.
+   */
+  private mutation<T>(emit: (event: ContractEvent) => void, work: () => Promise<T>): Promise<T> {
+    if (this.closing) throw new QmError('the qm daemon is shutting down', 1, 'DAEMON_CLOSING', 'run the command again once it has stopped')
+    const run = this.mutations.then(async () => {
+      const stopListening = this.supervisor.addTransitionListener((transition) => emit({type: 'transition', ...transition}))
+      try {
+        return await work()
+      } finally {
+        stopListening()
+      }
+    })
     this.mutations = run.catch(() => undefined)
     return run
-  }
-
-  private async mutation(request: Request, names: string[], emit: (event: unknown) => void): Promise<unknown> {
-    const stopListening = this.supervisor.addTransitionListener((transition) => emit({type: 'transition', ...transition}))
-    try {
-      switch (request.method) {
-        case 'start': {
-          const reload = await this.reloadManifest(false)
-          const results = await this.supervisor.start(names)
-          return {reload, results}
-        }
-        case 'stop':
-          return {results: await this.supervisor.stop(names)}
-        case 'restart':
-          return {results: await this.supervisor.restart(names)}
-        case 'reload':
-          return {reload: await this.reloadManifest(false)}
-        default:
-          throw new QmError(`unknown method ${request.method}`, 1, 'BAD_REQUEST')
-      }
-    } finally {
-      stopListening()
-    }
   }
 
   private async reloadManifest(startNew: boolean) {

@@ -1,10 +1,10 @@
 // The background daemon's entry point, started detached by `qm start`:
-//   node dist/control/daemon-main.js /path/to/services.yaml
+//   node dist/daemon/daemon-main.js /path/to/services.yaml
 // A second daemon for the same manifest finds the lock taken and leaves quietly.
 import {QmError} from '../errors.js'
 import {loadManifest} from '../manifest/load.js'
 import {Daemon, DaemonBusyError} from './daemon.js'
-import {DAEMON_REFUSED} from './paths.js'
+import {DAEMON_REFUSED} from '../control/paths.js'
 
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
 

@@ -1,0 +1,29 @@
+// The contract between the commands and the supervisor's host: one params and one result
+// type per method. The daemon serves it from one method table (src/daemon/daemon.ts), the
+// client calls it typed (client.ts), and the wire carries it as JSON lines (protocol.ts).
+// Start, stop, restart and reload stream the state changes they cause as events.
+import type {RegistryBacklog} from '../supervisor/registry-writes.js'
+import type {AttemptResult, InstanceStatus, Transition} from '../supervisor/states.js'
+import type {ReloadReport, StopResult} from '../supervisor/supervisor.js'
+
+export interface Contract {
+  ping: {params: Record<string, never>; result: {pid: number; manifest: string}}
+  status: {params: {names?: string[]}; result: {daemon: {pid: number}; services: InstanceStatus[]; registry: RegistryBacklog}}
+  start: {params: {names?: string[]}; result: {reload: ReloadReport; results: AttemptResult[]}}
+  stop: {params: {names?: string[]}; result: {results: StopResult[]}}
+  restart: {params: {names?: string[]}; result: {results: AttemptResult[]}}
+  reload: {params: {names?: string[]}; result: {reload: ReloadReport}}
+  shutdown: {params: {stopServices?: boolean}; result: {pid: number}}
+}
+
+export type Method = keyof Contract
+export type Params<M extends Method> = Contract[M]['params']
+export type Result<M extends Method> = Contract[M]['result']
+
+/** What a start, stop, restart or reload streams before its result. */
+export type ContractEvent = Transition & {type: 'transition'}
+
+/** The daemon's side: one handler per method. */
+export type MethodTable = {[M in Method]: (params: Params<M>, emit: (event: ContractEvent) => void) => Promise<Result<M>>}
+
+export const METHODS: ReadonlySet<Method> = new Set<Method>(['ping', 'status', 'start', 'stop', 'restart', 'reload', 'shutdown'])
