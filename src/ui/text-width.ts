@@ -7,12 +7,13 @@ export function visibleLength(text: string): number {
   return text.replace(ANSI, '').length
 }
 
-/** Words wrapped to width; continuation lines get `indent` in front. Long words are left whole. */
+/** Words wrapped to width; the first line keeps its own leading spaces, the others get `indent`. Long words are left whole. */
 export function wrapWords(text: string, width: number, indent = ''): string[] {
+  const lead = /^ */.exec(text)![0]
   const lines: string[] = []
   let current = ''
-  for (const word of text.split(' ')) {
-    const prefix = lines.length === 0 ? '' : indent
+  for (const word of text.slice(lead.length).split(' ')) {
+    const prefix = lines.length === 0 ? lead : indent
     if (current !== '' && visibleLength(prefix + current + ' ' + word) > width) {
       lines.push(prefix + current)
       current = word
@@ -20,7 +21,7 @@ export function wrapWords(text: string, width: number, indent = ''): string[] {
       current = current === '' ? word : `${current} ${word}`
     }
   }
-  lines.push((lines.length === 0 ? '' : indent) + current)
+  lines.push((lines.length === 0 ? lead : indent) + current)
   return lines
 }
 

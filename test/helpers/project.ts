@@ -1,7 +1,7 @@
 // An integration test's world: a temporary folder with certificates, a manifest and its
 // own port range, the CLI run against it, and a cleanup that ends the daemon and every
 // process group qm recorded, then checks that none is left.
-import {readFileSync, writeFileSync} from 'node:fs'
+import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {onTestFinished} from 'vitest'
@@ -79,12 +79,33 @@ export async function makeProject(): Promise<Project> {
     },
   }
   onTestFinished(async () => {
-    const seen = new Set(project.recordedPids())
+    // A test may have damaged the records on purpose: then the processes are found by the
+    // project's folder in their command lines.
+    let seen: number[] = []
+    try {
+      seen = project.recordedPids()
+    } catch {
+      seen = []
+    }
     const daemon = project.daemonPid()
     await project.qm('shutdown')
-    for (const pid of [...seen, ...(daemon ? [daemon] : [])]) killGroup(pid)
+    for (const pid of [...seen, ...processesMentioning(dir), ...(daemon ? [daemon] : [])]) killGroup(pid)
   })
   return project
+}
+
+/** Pids of the processes whose command line names something inside dir: a project's services, daemon and log processes. */
+export function processesMentioning(dir: string): number[] {
+  const pids: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((arg) => arg.startsWith(`${dir}/`))) pids.push(Number(entry))
+    } catch {
+      continue // ended while we looked
+    }
+  }
+  return pids
 }
 
 export function killGroup(pid: number): void {
