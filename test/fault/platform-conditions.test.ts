@@ -11,15 +11,10 @@ import {findPortHolders} from '../../src/net/port-holders.js'
 import {isAlive, makeProject, service, waitFor, type Project} from '../helpers/project.js'
 import {runOnPty} from '../helpers/pty.js'
 import {QM_BIN} from '../helpers/run-qm.js'
+import type {InstanceStatus} from '../../src/supervisor/states.js'
 
-interface Row {
-  name: string
-  state: string
-  pid: number | null
-  port: number | null
-  restarts: number
-  health: {status: string; reason?: string; cause?: string} | null
-}
+// A status row as `qm status --json` gives it: the daemon's own type, not a copy.
+type Row = InstanceStatus
 
 async function rows(project: Project, ...names: string[]): Promise<Row[]> {
   const result = await project.qm('status', '--json', ...names)
