@@ -4,10 +4,10 @@
 import * as grpc from '@grpc/grpc-js'
 import {QmError, UsageError, type ErrorCode} from '../errors.js'
 import {channelOptions, clientCredentials, readClientPem} from '../grpc/client-credentials.js'
-import {formatHostPort, planDial} from '../health/dial-guard.js'
-import {explainFailure} from '../health/failure-reason.js'
-import {CALL_PATH, probeMethods, type Frame} from '../health/protos.js'
-import {readVersion} from '../health/probe.js'
+import {formatHostPort, planDial} from '../grpc/dial-guard.js'
+import {explainFailure} from '../grpc/failure-reason.js'
+import {CALL_PATH, probeMethods, type Frame} from '../grpc/protos.js'
+import {readVersion} from '../grpc/version-metadata.js'
 import {resolveCallTarget, type CallTarget, type TargetRequest} from '../grpc/target.js'
 
 export const DEFAULT_CALL_URL = 'qm://call'
@@ -194,14 +194,6 @@ function exchange(client: grpc.Client, options: CallOptions): Promise<Exchange> 
     // Half-close: a guide servicer's `for request_frame in request_iterator` then ends.
     call.end()
   })
-}
-
-/** --timeout: a number with its unit (500ms, 10s, 2m), as the manifest writes durations. */
-export function parseTimeout(text: string, flag = '--timeout'): number {
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text.trim())
-  const ms = match ? Number(match[1]) * {ms: 1, s: 1000, m: 60_000}[match[2] as 'ms' | 's' | 'm'] : Number.NaN
-  if (!(ms >= 1)) throw new UsageError(`${flag} must be a duration such as 500ms, 10s or 2m, got "${text}"`)
-  return Math.round(ms)
 }
 
 function parseJson(text: string, flag: string): unknown {

@@ -2,9 +2,9 @@
 // (a start it began, it finishes), so the command ends its progress lines, says what it
 // leaves behind and how to undo it, and exits 130 as shells expect of SIGINT.
 import {Interrupted} from '../errors.js'
-import type {Progress} from '../ui/progress.js'
+import type {PlannedProgress} from '../ui/progress.js'
 
-export async function untilDoneOrInterrupted<T>(work: Promise<T>, progress: Progress, verb: 'start' | 'stop' | 'restart'): Promise<T> {
+export async function untilDoneOrInterrupted<T>(work: Promise<T>, progress: PlannedProgress, verb: 'start' | 'stop' | 'restart'): Promise<T> {
   let onSignal: (() => void) | undefined
   const interrupted = new Promise<never>((_resolve, reject) => {
     onSignal = () => {
@@ -22,7 +22,8 @@ export async function untilDoneOrInterrupted<T>(work: Promise<T>, progress: Prog
   }
 }
 
-function interruption(left: {name: string; state: string | undefined}[], verb: 'start' | 'stop' | 'restart'): Interrupted {
+function interruption(left: {name: string; state: string | undefined}[] | undefined, verb: 'start' | 'stop' | 'restart'): Interrupted {
+  if (left === undefined) return new Interrupted(`interrupted before the daemon said what the ${verb} touches`, `the daemon goes on with the ${verb} if it received it; qm status shows where it stands`)
   if (left.length === 0) return new Interrupted(`interrupted: the ${verb} was done already`)
   const names = left.map((l) => l.name).join(' ')
   const what = left.map((l) => `${l.name} is ${l.state ? `still ${l.state}` : `not ${verb === 'stop' ? 'stopped' : 'started'} yet`}`).join(', ')

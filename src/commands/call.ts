@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import {durationFlag} from '../manifest/units.js'
 import {QmCommand} from '../cli/qm-command.js'
 import type {CallResult, ReceivedFrame} from '../call/call.js'
 
@@ -22,7 +23,7 @@ A NAME's port comes from the registry and its certificates from the manifest; fo
 
   async run(): Promise<CallResult> {
     const {args, flags} = await this.parse(Call)
-    const {parseTimeout, runCall} = await import('../call/call.js')
+    const {runCall} = await import('../call/call.js')
     const result = await runCall({
       target: args.target,
       ...(flags.data === undefined ? {} : {data: flags.data}),
@@ -30,7 +31,7 @@ A NAME's port comes from the registry and its certificates from the manifest; fo
       ...(flags.url === undefined ? {} : {url: flags.url}),
       ...(flags.certs === undefined ? {} : {certsDir: flags.certs}),
       ...(flags.manifest === undefined ? {} : {manifestFlag: flags.manifest}),
-      timeoutMs: parseTimeout(flags.timeout),
+      timeoutMs: durationFlag(flags.timeout),
       env: process.env,
       cwd: process.cwd(),
       onFrame: (frame: ReceivedFrame) => this.out(JSON.stringify('json' in frame ? frame.json : frame.payload)),

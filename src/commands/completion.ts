@@ -1,7 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
 import {UsageError} from '../errors.js'
-import {expandInstances} from '../supervisor/instances.js'
+import {expandInstances} from '../manifest/instances.js'
 import {completionScript, type Shell} from '../ui/completion-scripts.js'
 
 export default class Completion extends QmCommand {

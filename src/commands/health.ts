@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import {durationFlag} from '../manifest/units.js'
 import {QmCommand} from '../cli/qm-command.js'
 import {ExitCode} from '../errors.js'
 import type {HealthReport} from '../health/check.js'
@@ -28,15 +29,15 @@ A NAME's port comes from the registry, its certificates and health settings from
   async run(): Promise<HealthReport> {
     const {args, flags} = await this.parse(Health)
     // grpc-js and the protos load here, not at start-up: `qm --version` never pays for them.
-    const [{checkHealth, describeHealth}, {parseTimeout}] = await Promise.all([import('../health/check.js'), import('../call/call.js')])
+    const {checkHealth, describeHealth} = await import('../health/check.js')
     const report = await checkHealth({
       target: args.target,
       ...(flags.certs === undefined ? {} : {certsDir: flags.certs}),
       ...(flags.manifest === undefined ? {} : {manifestFlag: flags.manifest}),
-      ...(flags.timeout === undefined ? {} : {timeoutMs: parseTimeout(flags.timeout)}),
+      ...(flags.timeout === undefined ? {} : {timeoutMs: durationFlag(flags.timeout)}),
       ...(flags.type === undefined ? {} : {type: flags.type as HealthReport['method'] | 'auto'}),
       ...(flags['server-name'] === undefined ? {} : {serverName: flags['server-name']}),
-      ...(flags.wait === undefined ? {} : {waitMs: parseTimeout(flags.wait, '--wait')}),
+      ...(flags.wait === undefined ? {} : {waitMs: durationFlag(flags.wait, '--wait')}),
       ...(flags['failures-before-exit'] === undefined ? {} : {failuresBeforeExit: flags['failures-before-exit']}),
       env: process.env,
       cwd: process.cwd(),

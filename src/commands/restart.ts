@@ -1,11 +1,11 @@
 import {Args} from '@oclif/core'
 import {untilDoneOrInterrupted} from '../cli/interrupt.js'
 import {QmCommand} from '../cli/qm-command.js'
-import {askDaemon, type RestartReport} from '../control/requests.js'
+import type {Result} from '../control/contract.js'
+import {QmClient} from '../control/qm-client.js'
 import {colourFor} from '../ui/colour.js'
 import {startAccounts, startedLine} from '../ui/service-report.js'
-import {plannedInstances} from '../supervisor/plan.js'
-import {openProgress} from '../ui/progress.js'
+import {plannedProgress} from '../ui/progress.js'
 
 export default class Restart extends QmCommand {
   static override summary = 'Restart services one at a time, so the others keep serving.'
@@ -14,21 +14,20 @@ export default class Restart extends QmCommand {
   static override strict = false
   static override args = {names: Args.string({description: 'services to restart (default: all)'})}
 
-  async run(): Promise<RestartReport> {
+  async run(): Promise<Result<'restart'>> {
     const {argv, flags} = await this.parse(Restart)
     const manifest = await this.loadManifest(flags.manifest)
     const c = colourFor(process.stderr)
     const json = this.jsonEnabled()
-    const progress = await openProgress({
-      names: plannedInstances(manifest, argv as string[], 'restart'),
+    const progress = plannedProgress({
       doneWhen: 'running',
       colour: c,
       interactive: Boolean(process.stderr.isTTY) && !json,
       write: (line) => this.diag(line),
     })
     const report = await untilDoneOrInterrupted(
-      askDaemon(manifest, 'restart', argv as string[], (event) => {
-        if (!json) progress.transition(event)
+      new QmClient(manifest).restart(argv as string[], (event) => {
+        if (!json) progress.event(event)
       }),
       progress,
       'restart',

@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
-import {shutdownDaemon} from '../control/requests.js'
+import {QmClient} from '../control/qm-client.js'
 
 export default class Shutdown extends QmCommand {
   static override summary = 'Stop every service and end the daemon.'
@@ -12,7 +12,7 @@ export default class Shutdown extends QmCommand {
   async run(): Promise<{pid: number | null}> {
     const {flags} = await this.parse(Shutdown)
     const manifest = await this.loadManifest(flags.manifest)
-    const reply = await shutdownDaemon(manifest, !flags['keep-services'])
+    const reply = await new QmClient(manifest).shutdown(!flags['keep-services'])
     if (!this.jsonEnabled()) this.out(reply ? `daemon ${reply.pid} has shut down` : 'no qm daemon runs for this manifest')
     return {pid: reply?.pid ?? null}
   }

@@ -1,12 +1,11 @@
 import {Args} from '@oclif/core'
 import {untilDoneOrInterrupted} from '../cli/interrupt.js'
 import {QmCommand} from '../cli/qm-command.js'
-import {startServices, type StartReport} from '../control/requests.js'
+import {QmClient, type StartReport} from '../control/qm-client.js'
 import {colourFor} from '../ui/colour.js'
 import {startAccounts, startedLine} from '../ui/service-report.js'
 import {wrapWords} from '../ui/text-width.js'
-import {dependenciesOf, plannedInstances} from '../supervisor/plan.js'
-import {openProgress} from '../ui/progress.js'
+import {plannedProgress} from '../ui/progress.js'
 
 export default class Start extends QmCommand {
   static override summary = 'Start services and wait until each answers its health probe.'
@@ -21,18 +20,15 @@ export default class Start extends QmCommand {
     const manifest = await this.loadManifest(flags.manifest)
     const c = colourFor(process.stderr)
     const json = this.jsonEnabled()
-    const planned = plannedInstances(manifest, argv as string[], 'start')
-    const progress = await openProgress({
-      names: planned,
-      waitingFor: dependenciesOf(manifest, planned),
+    const progress = plannedProgress({
       doneWhen: 'running',
       colour: c,
       interactive: Boolean(process.stderr.isTTY) && !json,
       write: (line) => this.diag(line),
     })
     const report = await untilDoneOrInterrupted(
-      startServices(manifest, argv as string[], (event) => {
-        if (!json) progress.transition(event)
+      new QmClient(manifest).start(argv as string[], (event) => {
+        if (!json) progress.event(event)
       }),
       progress,
       'start',

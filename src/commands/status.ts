@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
-import {serviceStatus, type StatusReport} from '../control/requests.js'
+import {QmClient, type StatusReport} from '../control/qm-client.js'
 import {colourFor} from '../ui/colour.js'
 import {certificateWarnings, credentialWarnings, registryBehind, renderStatusTable} from '../ui/service-report.js'
 
@@ -21,12 +21,13 @@ export default class Status extends QmCommand {
     const {argv, flags} = await this.parse(Status)
     const manifest = await this.loadManifest(flags.manifest)
     const names = argv as string[]
-    let report = await serviceStatus(manifest, names)
+    const client = new QmClient(manifest)
+    let report = await client.status(names)
     if (flags.watch && !this.jsonEnabled()) {
       for (;;) {
         process.stdout.write(`\u001B[2J\u001B[H${this.render(report)}\n`)
         await new Promise((resolve) => setTimeout(resolve, 1000))
-        report = await serviceStatus(manifest, names)
+        report = await client.status(names)
       }
     }
     if (!this.jsonEnabled()) this.out(this.render(report))

@@ -1,10 +1,10 @@
 import {Args} from '@oclif/core'
 import {untilDoneOrInterrupted} from '../cli/interrupt.js'
 import {QmCommand} from '../cli/qm-command.js'
-import {askDaemon, type StopReport} from '../control/requests.js'
+import type {Result} from '../control/contract.js'
+import {QmClient} from '../control/qm-client.js'
 import {colourFor} from '../ui/colour.js'
-import {plannedInstances} from '../supervisor/plan.js'
-import {openProgress} from '../ui/progress.js'
+import {plannedProgress} from '../ui/progress.js'
 
 export default class Stop extends QmCommand {
   static override summary = 'Stop services: SIGTERM to each process group, SIGKILL after stop_timeout.'
@@ -14,21 +14,20 @@ export default class Stop extends QmCommand {
   static override strict = false
   static override args = {names: Args.string({description: 'services to stop (default: all)'})}
 
-  async run(): Promise<StopReport> {
+  async run(): Promise<Result<'stop'>> {
     const {argv, flags} = await this.parse(Stop)
     const manifest = await this.loadManifest(flags.manifest)
     const c = colourFor(process.stderr)
     const json = this.jsonEnabled()
-    const progress = await openProgress({
-      names: plannedInstances(manifest, argv as string[], 'stop'),
+    const progress = plannedProgress({
       doneWhen: 'stopped',
       colour: c,
       interactive: Boolean(process.stderr.isTTY) && !json,
       write: (line) => this.diag(line),
     })
     const report = await untilDoneOrInterrupted(
-      askDaemon(manifest, 'stop', argv as string[], (event) => {
-        if (!json) progress.transition(event)
+      new QmClient(manifest).stop(argv as string[], (event) => {
+        if (!json) progress.event(event)
       }),
       progress,
       'stop',

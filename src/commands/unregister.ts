@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
-import {unregisterService} from '../control/requests.js'
+import {QmClient} from '../control/qm-client.js'
 import type {Endpoint} from '../registry/store.js'
 
 export default class Unregister extends QmCommand {
@@ -15,7 +15,7 @@ export default class Unregister extends QmCommand {
   async run(): Promise<Endpoint> {
     const {args, flags} = await this.parse(Unregister)
     const manifest = await this.loadManifest(flags.manifest)
-    const endpoint = await unregisterService(manifest, args.name, flags.host)
+    const endpoint = await new QmClient(manifest).unregister(args.name, flags.host)
     if (!this.jsonEnabled()) this.out(`unregistered ${endpoint.name} (port ${endpoint.port}, host ${endpoint.host})`)
     return endpoint
   }

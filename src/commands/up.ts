@@ -1,7 +1,7 @@
 import {Args} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
 import {runInForeground} from '../daemon/foreground.js'
-import {expandInstances} from '../supervisor/instances.js'
+import {expandInstances} from '../manifest/instances.js'
 import {colourFor} from '../ui/colour.js'
 import {prefixedOutput} from '../ui/prefixed-output.js'
 

@@ -3,12 +3,11 @@
 // client calls it typed (client.ts), and the wire carries it as JSON lines (protocol.ts).
 // Start, stop, restart and reload stream the state changes they cause as events.
 import type {RegistryBacklog} from '../supervisor/registry-writes.js'
-import type {AttemptResult, InstanceStatus, Transition} from '../supervisor/states.js'
-import type {ReloadReport, StopResult} from '../supervisor/supervisor.js'
+import type {AttemptResult, InstanceStatus, Plan, ReloadReport, StopResult, Transition} from '../supervisor/states.js'
 
 export interface Contract {
   ping: {params: Record<string, never>; result: {pid: number; manifest: string}}
-  status: {params: {names?: string[]}; result: {daemon: {pid: number}; services: InstanceStatus[]; registry: RegistryBacklog}}
+  status: {params: {names?: string[]}; result: StatusResult}
   start: {params: {names?: string[]}; result: {reload: ReloadReport; results: AttemptResult[]}}
   stop: {params: {names?: string[]}; result: {results: StopResult[]}}
   restart: {params: {names?: string[]}; result: {results: AttemptResult[]}}
@@ -20,8 +19,22 @@ export type Method = keyof Contract
 export type Params<M extends Method> = Contract[M]['params']
 export type Result<M extends Method> = Contract[M]['result']
 
-/** What a start, stop, restart or reload streams before its result. */
-export type ContractEvent = Transition & {type: 'transition'}
+/**
+ * The services' states. The daemon answers it; with no daemon, the client answers the
+ * same type from the records (`daemon` and `registry` null), by the same selection rules.
+ */
+export interface StatusResult {
+  daemon: {pid: number} | null
+  services: InstanceStatus[]
+  /** is_active changes the daemon could not write yet (the registry out of reach); null without a daemon. */
+  registry: RegistryBacklog | null
+}
+
+/**
+ * What a start, stop, restart or reload streams before its result: for a start, stop or
+ * restart, first its plan (what it will touch, in order), then each state change it causes.
+ */
+export type ContractEvent = (Plan & {type: 'plan'}) | (Transition & {type: 'transition'})
 
 /** The daemon's side: one handler per method. */
 export type MethodTable = {[M in Method]: (params: Params<M>, emit: (event: ContractEvent) => void) => Promise<Result<M>>}

@@ -6,7 +6,7 @@ import type {Server} from 'node:net'
 import {QmError} from '../errors.js'
 import {loadManifest} from '../manifest/load.js'
 import type {Manifest} from '../manifest/types.js'
-import type {Transition} from '../supervisor/states.js'
+import type {Plan, Transition} from '../supervisor/states.js'
 import {Supervisor} from '../supervisor/supervisor.js'
 import {DaemonLock} from './daemon-lock.js'
 import {daemonPaths} from '../control/paths.js'
@@ -89,10 +89,10 @@ export class Daemon {
     start: (params, emit) =>
       this.mutation(emit, async () => {
         const reload = await this.reloadManifest(false)
-        return {reload, results: await this.supervisor.start(params.names ?? [])}
+        return {reload, results: await this.supervisor.start(params.names ?? [], planEvent(emit))}
       }),
-    stop: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.stop(params.names ?? [])})),
-    restart: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.restart(params.names ?? [])})),
+    stop: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.stop(params.names ?? [], planEvent(emit))})),
+    restart: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.restart(params.names ?? [], planEvent(emit))})),
     reload: (_params, emit) => this.mutation(emit, async () => ({reload: await this.reloadManifest(false)})),
   }
 
@@ -144,4 +144,8 @@ export class Daemon {
     })()
     return this.closing
   }
+}
+
+function planEvent(emit: (event: ContractEvent) => void): (plan: Plan) => void {
+  return (plan) => emit({type: 'plan', ...plan})
 }

@@ -1,7 +1,7 @@
 // `qm up`: the daemon in this process, with every service's log lines and state changes
 // handed to the caller as they come, until a signal asks for a graceful stop.
 import type {Manifest} from '../manifest/types.js'
-import {expandInstances} from '../supervisor/instances.js'
+import {expandInstances} from '../manifest/instances.js'
 import {LogFollower, logPath, parseLogLine} from '../supervisor/log-files.js'
 import type {AttemptResult, Transition} from '../supervisor/states.js'
 import {Daemon} from './daemon.js'

@@ -3,7 +3,7 @@
 // restart policy mapped onto systemd, plus a liveness timer and its probe service; one
 // restart template and one target for the project.
 import type {Manifest, ServiceSpec} from '../manifest/types.js'
-import {instanceNames, serviceArgv} from '../supervisor/instances.js'
+import {instanceNames, serviceArgv} from '../manifest/instances.js'
 import {headerLines} from './output.js'
 import {escapeSpecifiers, execLine, quoteEnvironmentItem} from './systemd-syntax.js'
 import {cpuCores, durationText as systemdDuration, memoryBytes} from './units.js'

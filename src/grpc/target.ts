@@ -4,6 +4,7 @@
 import {resolve} from 'node:path'
 import {NotRegisteredError, UsageError} from '../errors.js'
 import {loadManifest, loadOptionalManifest} from '../manifest/load.js'
+import {DEFAULT_SERVER_NAME} from '../manifest/defaults.js'
 import {certPaths} from '../manifest/resolve.js'
 import type {CertPaths, Manifest} from '../manifest/types.js'
 import {assertServiceName} from '../registry/endpoints.js'
@@ -27,7 +28,6 @@ export interface TargetRequest {
   cwd: string
 }
 
-const DEFAULT_SERVER_NAME = 'localhost'
 
 export async function resolveCallTarget(req: TargetRequest): Promise<CallTarget> {
   const address = parseHostPort(req.target)

@@ -9,10 +9,11 @@ import {certPaths} from '../manifest/resolve.js'
 import type {ProbeType, ServiceSpec} from '../manifest/types.js'
 import {assertServiceName} from '../registry/endpoints.js'
 import {withEndpointStore} from '../registry/open.js'
-import {formatHostPort} from './dial-guard.js'
+import {formatHostPort} from '../grpc/dial-guard.js'
 import {clearStreak, failureStreakFile, recordProbe} from './failure-streak.js'
 import {probeOnce} from './probe.js'
-import {DEFAULT_SERVER_NAME, DEFAULT_VERSION_KEYS, type ProbeResult, type ProbeTarget} from './types.js'
+import {DEFAULT_SERVER_NAME, DEFAULT_VERSION_KEYS} from '../manifest/defaults.js'
+import type {ProbeResult, ProbeTarget} from '../grpc/types.js'
 import {waitUntilServing} from './wait.js'
 
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2000

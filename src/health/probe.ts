@@ -1,23 +1,20 @@
-// The health probe: over mTLS with the client pair, grpc.health.v1 Check first and, for a
-// service that does not implement it (the guide's services), one end-of-stream frame on
-// quantra.MicroService/Call. ProbeChannels keeps one channel per target so a steady-state
-// probe is one request on a warm HTTP/2 connection; probeOnce is the CLI's single shot.
+// The health probe's channel pool: one kept channel per target, so a steady-state probe is
+// one request on a warm HTTP/2 connection, and the choice of probe: grpc.health.v1 Check
+// first and, for a service that does not implement it (the guide's services), one
+// end-of-stream frame on quantra.MicroService/Call (probe-health.ts, probe-call.ts,
+// probe-tcp.ts). probeOnce is the CLI's single shot.
 import {statSync} from 'node:fs'
-import {connect as tcpConnect} from 'node:net'
 import * as grpc from '@grpc/grpc-js'
 import {channelOptions, clientCredentials, readClientPem, type ClientPem} from '../grpc/client-credentials.js'
-import {formatHostPort, planDial, stillListening} from './dial-guard.js'
-import {explainFailure, type FailureContext} from './failure-reason.js'
-import {CALL_PATH, HEALTH_CHECK_PATH, probeMethods, type Frame, type HealthCheckResponse} from './protos.js'
-import {
-  DEFAULT_OAUTH2_URL,
-  DEFAULT_SERVER_NAME,
-  DEFAULT_VERSION_KEYS,
-  type ProbeMethod,
-  type ProbeOptions,
-  type ProbeResult,
-  type ProbeTarget,
-} from './types.js'
+import {formatHostPort, planDial, stillListening} from '../grpc/dial-guard.js'
+import type {FailureContext} from '../grpc/failure-reason.js'
+import {probeMethods} from '../grpc/protos.js'
+import type {ProbeMethod, ProbeOptions, ProbeResult, ProbeTarget} from '../grpc/types.js'
+import {DEFAULT_SERVER_NAME} from '../manifest/defaults.js'
+import {probeCall} from './probe-call.js'
+import {probeHealth} from './probe-health.js'
+import {round, type Outcome} from './probe-outcome.js'
+import {probeTcp} from './probe-tcp.js'
 
 interface KeptChannel {
   client: grpc.Client
@@ -34,12 +31,6 @@ interface KeptChannel {
    */
   noHealthService?: boolean
 }
-
-/** What one RPC found, before the probe adds latency and decides whether to fall back. */
-type Outcome = Omit<ProbeResult, 'latencyMs'> & {unimplemented?: boolean; answeredAtMs?: number}
-
-/** How long a Call probe waits for trailers after the end-of-stream frame, for a version. */
-const TRAILER_WAIT_MS = 250
 
 /** Statuses that come from a service that answered: its connection is worth keeping. */
 const ANSWERED = new Set<ProbeResult['status']>(['SERVING', 'NOT_SERVING', 'PROTOCOL_ERROR'])
@@ -222,220 +213,4 @@ function openClient(target: ProbeTarget, address: string, pem: ClientPem): grpc.
     // A probe reports what happened; a transparent retry would hide it.
     'grpc.enable_retries': 0,
   })
-}
-
-async function probeHealth(
-  client: grpc.Client,
-  deadlineMs: number,
-  options: ProbeOptions,
-  context: FailureContext,
-): Promise<Outcome> {
-  const {healthCheck} = probeMethods()
-  return new Promise<Outcome>((resolve, reject) => {
-    let headers: grpc.Metadata | undefined
-    let response: HealthCheckResponse | undefined
-    const call = client.makeUnaryRequest(
-      HEALTH_CHECK_PATH,
-      healthCheck.requestSerialize,
-      healthCheck.responseDeserialize,
-      {service: options.healthService ?? ''},
-      new grpc.Metadata(),
-      {deadline: wallDeadline(deadlineMs)},
-      (err, value) => {
-        // The outcome is decided on 'status', which grpc-js emits right after this callback.
-        if (!err) response = value
-      },
-    )
-    const stop = onAbort(options.signal, () => {
-      call.cancel()
-      reject(options.signal?.reason)
-    })
-    call.on('metadata', (md) => {
-      headers = md
-    })
-    call.on('status', (status) => {
-      stop()
-      if (options.signal?.aborted) return
-      const version = readVersion(options.versionKeys, headers, status.metadata)
-      if (status.code === grpc.status.OK && response) {
-        const serving = response.status === 'SERVING'
-        resolve({
-          status: serving ? 'SERVING' : 'NOT_SERVING',
-          method: 'grpc',
-          ...(version ? {version} : {}),
-          ...(serving ? {} : {reason: `the service reports ${response.status} on grpc.health.v1`}),
-        })
-        return
-      }
-      if (status.code === grpc.status.UNIMPLEMENTED) {
-        resolve({status: 'PROTOCOL_ERROR', method: 'grpc', unimplemented: true})
-        return
-      }
-      void explainFailure(status, 'grpc.health.v1.Health/Check', context).then((failure) =>
-        resolve({...failure, method: 'grpc', ...(version ? {version} : {})}), reject)
-    })
-  })
-}
-
-async function probeCall(
-  client: grpc.Client,
-  deadlineMs: number,
-  options: ProbeOptions,
-  context: FailureContext,
-): Promise<Outcome> {
-  const {call: callMethod} = probeMethods()
-  return new Promise<Outcome>((resolve, reject) => {
-    let headers: grpc.Metadata | undefined
-    let settled = false
-    let eosAtMs: number | undefined
-    let trailerWait: NodeJS.Timeout | undefined
-    const call = client.makeBidiStreamRequest<Frame, Frame>(
-      CALL_PATH,
-      callMethod.requestSerialize,
-      callMethod.responseDeserialize,
-      new grpc.Metadata(),
-      {deadline: wallDeadline(deadlineMs)},
-    )
-    const settle = (outcome: Outcome, cancel: boolean) => {
-      if (settled) return
-      settled = true
-      clearTimeout(trailerWait)
-      stop()
-      // Cancelling a call that already ended is a no-op in grpc-js.
-      if (cancel) call.cancel()
-      resolve(outcome)
-    }
-    const stop = onAbort(options.signal, () => {
-      settled = true
-      clearTimeout(trailerWait)
-      call.cancel()
-      reject(options.signal?.reason)
-    })
-    call.on('metadata', (md) => {
-      headers = md
-    })
-    call.on('data', (frame: Frame) => {
-      if (settled || eosAtMs !== undefined) return
-      let parsed: unknown
-      try {
-        parsed = JSON.parse(frame.payload)
-      } catch {
-        settle({status: 'PROTOCOL_ERROR', method: 'call', reason: `Call answered with a frame that is not JSON: ${excerpt(frame.payload)}`}, true)
-        return
-      }
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-        settle({status: 'PROTOCOL_ERROR', method: 'call', reason: `Call answered with a frame that is not a JSON object: ${excerpt(frame.payload)}`}, true)
-        return
-      }
-      const fields = parsed as {error?: unknown; eos?: unknown}
-      if (fields.error !== undefined) {
-        settle({status: 'NOT_SERVING', method: 'call', reason: `Call answered with an error frame: ${excerpt(String(fields.error))}`}, true)
-        return
-      }
-      if (fields.eos !== true) return
-      const answeredAtMs = performance.now()
-      eosAtMs = answeredAtMs
-      const version = readVersion(options.versionKeys, headers, undefined)
-      // With the version in the headers the answer is complete; otherwise it may come in the
-      // trailers, which a service that ends its stream on our half-close sends at once. One
-      // that keeps the stream open is SERVING all the same, without a version.
-      if (version) settle({status: 'SERVING', method: 'call', version, answeredAtMs}, false)
-      else {
-        trailerWait = setTimeout(
-          () => settle({status: 'SERVING', method: 'call', answeredAtMs}, true),
-          Math.min(TRAILER_WAIT_MS, Math.max(0, deadlineMs - performance.now())),
-        )
-      }
-    })
-    call.on('status', (status) => {
-      if (settled) return
-      const version = readVersion(options.versionKeys, headers, status.metadata)
-      if (eosAtMs !== undefined) {
-        settle({status: 'SERVING', method: 'call', answeredAtMs: eosAtMs, ...(version ? {version} : {})}, false)
-      } else if (status.code === grpc.status.OK) {
-        settle({status: 'PROTOCOL_ERROR', method: 'call', reason: 'Call ended without an end-of-stream frame'}, false)
-      } else if (status.code === grpc.status.UNIMPLEMENTED) {
-        settle({status: 'PROTOCOL_ERROR', method: 'call', unimplemented: true}, false)
-      } else {
-        settled = true
-        stop()
-        void explainFailure(status, 'quantra.MicroService/Call', context).then((failure) =>
-          resolve({...failure, method: 'call', ...(version ? {version} : {})}), reject)
-      }
-    })
-    call.on('error', () => {
-      // Every failure also arrives as 'status', which decides the outcome.
-    })
-    call.write({payload: endOfStreamFrame(options.oauth2Url ?? DEFAULT_OAUTH2_URL)})
-    // Half-close: a guide servicer's `for request_frame in request_iterator` then ends,
-    // and the call finishes with its trailers instead of waiting for the deadline.
-    call.end()
-  })
-}
-
-function probeTcp(address: string, port: number, timeoutMs: number, signal?: AbortSignal): Promise<Outcome> {
-  return new Promise<Outcome>((resolve, reject) => {
-    const socket = tcpConnect({host: address, port})
-    const timer = setTimeout(() => {
-      socket.destroy()
-      stop()
-      resolve({status: 'TIMEOUT', method: 'tcp', reason: `the TCP connection was not accepted within ${Math.round(timeoutMs)} ms`})
-    }, timeoutMs)
-    const stop = onAbort(signal, () => {
-      clearTimeout(timer)
-      socket.destroy()
-      reject(signal?.reason)
-    })
-    socket.once('connect', () => {
-      clearTimeout(timer)
-      stop()
-      socket.destroy()
-      resolve({status: 'SERVING', method: 'tcp', answeredAtMs: performance.now()})
-    })
-    socket.once('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(timer)
-      stop()
-      resolve({
-        status: 'UNREACHABLE',
-        method: 'tcp',
-        reason: err.code === 'ECONNREFUSED' ? 'connection refused' : err.message,
-      })
-    })
-  })
-}
-
-function endOfStreamFrame(oauth2Url: string): string {
-  return JSON.stringify({oauth2: {url: oauth2Url}, data: [], tod: 'object', eos: true})
-}
-
-export function readVersion(
-  keys: readonly string[] | undefined,
-  headers: grpc.Metadata | undefined,
-  trailers: grpc.Metadata | undefined,
-): string | undefined {
-  for (const key of keys ?? DEFAULT_VERSION_KEYS) {
-    const value = headers?.get(key)[0] ?? trailers?.get(key)[0]
-    if (value !== undefined) return value.toString()
-  }
-  return undefined
-}
-
-function onAbort(signal: AbortSignal | undefined, action: () => void): () => void {
-  if (!signal) return () => {}
-  signal.addEventListener('abort', action, {once: true})
-  return () => signal.removeEventListener('abort', action)
-}
-
-// grpc-js takes deadlines in wall-clock time; the probe keeps its own on the monotonic clock.
-function wallDeadline(deadlineMs: number): number {
-  return Date.now() + Math.max(0, deadlineMs - performance.now())
-}
-
-function excerpt(text: string): string {
-  const flat = text.replace(/\s+/g, ' ').trim()
-  return JSON.stringify(flat.length > 80 ? `${flat.slice(0, 80)}…` : flat)
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 100) / 100
 }

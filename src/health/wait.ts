@@ -3,7 +3,7 @@
 // sees a service that is up in 150 ms within a few ms of it; once the port listens but
 // the service does not answer SERVING, each poll is a TLS handshake and the pauses double.
 import {ProbeChannels} from './probe.js'
-import type {ProbeOptions, ProbeResult, ProbeTarget} from './types.js'
+import type {ProbeOptions, ProbeResult, ProbeTarget} from '../grpc/types.js'
 
 export interface WaitOptions extends ProbeOptions {
   /** The whole wait; each probe gets at most `timeoutMs` of what is left. */

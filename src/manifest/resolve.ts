@@ -8,9 +8,9 @@ import type {FieldPath, ManifestSource} from './source.js'
 import type {BackoffSettings, CertPaths, HealthSettings, LogSettings, Manifest, RegistrySettings, ServiceSpec} from './types.js'
 import {durationMs, sizeBytes} from './units.js'
 
-export const DEFAULT_PORT_RANGE: [number, number] = [50051, 50090]
-export const DEFAULT_VERSION_KEYS = ['x-service-version', 'service-version', 'version']
-export const STATE_DIR_NAME = '.qm'
+import {BACKOFF_DEFAULTS, DEFAULT_PORT_RANGE, DEFAULT_REGISTRY_HOST, DEFAULT_SERVER_NAME, DEFAULT_VERSION_KEYS, HEALTH_DEFAULTS, LOG_DEFAULTS, SERVICE_DEFAULTS, STATE_DIR_NAME} from './defaults.js'
+
+export {DEFAULT_PORT_RANGE, STATE_DIR_NAME}
 
 interface RawHealth {type?: HealthSettings['type']; interval?: string; timeout?: string; start_timeout?: string; failure_threshold?: number; server_name?: string; version_key?: string}
 interface RawBackoff {initial?: string; max?: string; factor?: number; reset_after?: string; max_failures?: number}
@@ -73,7 +73,7 @@ export function resolveManifest(source: ManifestSource, raw: RawManifest, env: N
 /** SQLite at registry.path (default .qm/registry.sqlite3), or PostgreSQL at QM_REGISTRY_URL or registry.url. */
 function resolveRegistry(source: ManifestSource, raw: RawManifest, dir: string, env: NodeJS.ProcessEnv): RegistrySettings {
   const table = raw.registry?.table ?? 'core_serviceendpoint'
-  const host = raw.registry?.host ?? 'localhost'
+  const host = raw.registry?.host ?? DEFAULT_REGISTRY_HOST
   if (raw.registry?.url !== undefined && raw.registry.path !== undefined) {
     throw source.error(['registry', 'url'], 'url and path are exclusive: url names a PostgreSQL registry, path an SQLite file', 'keep one of them', {atKey: true})
   }
@@ -162,13 +162,13 @@ function resolveService(dir: string, name: string, defaults: RawSettings, servic
     name,
     command: service.command,
     port: typeof service.port === 'number' ? service.port : 'auto',
-    cwd: resolve(dir, pick('cwd') ?? '.'),
+    cwd: resolve(dir, pick('cwd') ?? SERVICE_DEFAULTS.cwd),
     env,
-    certs: certPaths(resolve(dir, pick('certs') ?? './certs')),
-    maxWorkers: pick('max_workers') ?? 10,
-    logLevel: pick('log_level') ?? 'INFO',
-    restart: pick('restart') ?? 'always',
-    stopTimeoutMs: durationMs(pick('stop_timeout') ?? '10s'),
+    certs: certPaths(resolve(dir, pick('certs') ?? SERVICE_DEFAULTS.certs)),
+    maxWorkers: pick('max_workers') ?? SERVICE_DEFAULTS.max_workers,
+    logLevel: pick('log_level') ?? SERVICE_DEFAULTS.log_level,
+    restart: pick('restart') ?? SERVICE_DEFAULTS.restart,
+    stopTimeoutMs: durationMs(pick('stop_timeout') ?? SERVICE_DEFAULTS.stop_timeout),
     health: resolveHealth(health),
     backoff: resolveBackoff(backoff),
     logs: resolveLogs(logs),
@@ -183,23 +183,23 @@ function resolveService(dir: string, name: string, defaults: RawSettings, servic
 
 function resolveHealth(raw: RawHealth): HealthSettings {
   return {
-    type: raw.type ?? 'auto',
-    intervalMs: durationMs(raw.interval ?? '10s'),
-    timeoutMs: durationMs(raw.timeout ?? '2s'),
-    startTimeoutMs: durationMs(raw.start_timeout ?? '30s'),
-    failureThreshold: raw.failure_threshold ?? 3,
-    serverName: raw.server_name ?? 'localhost',
-    versionKeys: raw.version_key ? [raw.version_key] : DEFAULT_VERSION_KEYS,
+    type: raw.type ?? HEALTH_DEFAULTS.type,
+    intervalMs: durationMs(raw.interval ?? HEALTH_DEFAULTS.interval),
+    timeoutMs: durationMs(raw.timeout ?? HEALTH_DEFAULTS.timeout),
+    startTimeoutMs: durationMs(raw.start_timeout ?? HEALTH_DEFAULTS.start_timeout),
+    failureThreshold: raw.failure_threshold ?? HEALTH_DEFAULTS.failure_threshold,
+    serverName: raw.server_name ?? DEFAULT_SERVER_NAME,
+    versionKeys: raw.version_key ? [raw.version_key] : [...DEFAULT_VERSION_KEYS],
   }
 }
 
 function resolveBackoff(raw: RawBackoff): BackoffSettings {
   return {
-    initialMs: durationMs(raw.initial ?? '500ms'),
-    maxMs: durationMs(raw.max ?? '30s'),
-    factor: raw.factor ?? 2,
-    resetAfterMs: durationMs(raw.reset_after ?? '60s'),
-    maxFailures: raw.max_failures ?? 10,
+    initialMs: durationMs(raw.initial ?? BACKOFF_DEFAULTS.initial),
+    maxMs: durationMs(raw.max ?? BACKOFF_DEFAULTS.max),
+    factor: raw.factor ?? BACKOFF_DEFAULTS.factor,
+    resetAfterMs: durationMs(raw.reset_after ?? BACKOFF_DEFAULTS.reset_after),
+    maxFailures: raw.max_failures ?? BACKOFF_DEFAULTS.max_failures,
   }
 }
 
@@ -209,7 +209,7 @@ function resolveResources(raw: RawResources): NonNullable<ServiceSpec['resources
 }
 
 function resolveLogs(raw: RawLogs): LogSettings {
-  return {maxBytes: sizeBytes(raw.max_size ?? '10MB'), keep: raw.keep ?? 3}
+  return {maxBytes: sizeBytes(raw.max_size ?? LOG_DEFAULTS.max_size), keep: raw.keep ?? LOG_DEFAULTS.keep}
 }
 
 export function certPaths(dir: string): CertPaths {

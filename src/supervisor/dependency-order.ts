@@ -57,3 +57,50 @@ export function withDependants<T extends Dependent>(all: readonly T[], names: Re
   }
   return all.filter((item) => wanted.has(item.name))
 }
+
+/** An instance as the plans below see it: its name and the service it is one of. */
+interface Placed {
+  name: string
+  instance: {service: Dependent}
+}
+
+/** An instance a command named, as the manifest's selection gives it. */
+interface Chosen {
+  name: string
+  service: Dependent
+}
+
+/**
+ * What a start touches, layer by layer: the chosen instances, and every instance of the
+ * services they depend on.
+ */
+export function startPlan<T extends Placed>(services: readonly Dependent[], all: readonly T[], chosen: readonly Chosen[]): T[][] {
+  const pick = picker(all, chosen)
+  return startLayers(withDependencies(services, pick.services)).map(pick.layer).filter((layer) => layer.length > 0)
+}
+
+/** What a stop touches, layer by layer: the chosen instances and, first, every instance of what depends on them. */
+export function stopPlan<T extends Placed>(services: readonly Dependent[], all: readonly T[], chosen: readonly Chosen[]): T[][] {
+  const pick = picker(all, chosen)
+  return stopLayers(withDependants(services, pick.services)).map(pick.layer).filter((layer) => layer.length > 0)
+}
+
+/** What a restart touches, one at a time in start order: the chosen instances only. */
+export function restartPlan<T extends Placed>(services: readonly Dependent[], all: readonly T[], chosen: readonly Chosen[]): T[] {
+  const names = new Set(chosen.map((instance) => instance.name))
+  return startLayers(services).flat().flatMap((service) => all.filter((instance) => instance.instance.service.name === service.name && names.has(instance.name)))
+}
+
+// Of a chosen service, only the chosen instances; of a service pulled in by the
+// dependency order, every instance.
+function picker<T extends Placed>(all: readonly T[], chosen: readonly Chosen[]) {
+  const names = new Set(chosen.map((instance) => instance.name))
+  const services = new Set(chosen.map((instance) => instance.service.name))
+  return {
+    services,
+    layer: (layer: readonly Dependent[]): T[] =>
+      layer.flatMap((service) =>
+        all.filter((instance) => instance.instance.service.name === service.name && (!services.has(service.name) || names.has(instance.name))),
+      ),
+  }
+}

@@ -4,7 +4,7 @@
 import {assertCertificatesUsable} from '../certs/check.js'
 import {waitUntilServing} from '../health/wait.js'
 import {localPortUsage} from '../registry/port-usage.js'
-import {launchFingerprint, serviceArgv} from './instances.js'
+import {launchFingerprint, serviceArgv} from '../manifest/instances.js'
 import {serviceLogTail} from './log-files.js'
 import {assertPortFree, bindFailure, resolveExecutable, SpawnRefused} from './preflight.js'
 import {stopGroup} from './process-group.js'

@@ -2,7 +2,7 @@
 // periodSeconds) on a kept channel; unhealthy after a failed probe, running again after a
 // good one, and after failure_threshold failures in a row a kill with a short deadline and
 // a new launch. A probe that fails on qm's own credentials never restarts anything.
-import type {ProbeResult} from '../health/types.js'
+import type {ProbeResult} from '../grpc/types.js'
 import {launch} from './launch.js'
 import type {ServiceRecord} from './service-record.js'
 import {killProcess} from './stop.js'

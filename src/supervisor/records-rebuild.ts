@@ -6,11 +6,12 @@
 // usual adoption takes it over and nothing starts a second copy; anything less certain is
 // left unrecorded, and its port check refuses a start while something else holds the port.
 import {readFileSync, renameSync} from 'node:fs'
-import type {ChildRecords} from '../registry/child-records.js'
+import {ChildRecords, childRecordsPath, StateFileDamaged} from '../registry/child-records.js'
 import type {EndpointStore} from '../registry/store.js'
 import {findPortHolders} from '../net/port-holders.js'
-import {launchFingerprint, serviceArgv, type ServiceInstance} from './instances.js'
-import {processGroupOf, processStartTime, startTimeToEpochMs} from './proc.js'
+import {expandInstances, launchFingerprint, serviceArgv, type ServiceInstance} from '../manifest/instances.js'
+import type {Manifest} from '../manifest/types.js'
+import {bootTimeMs, processGroupOf, processStartTime, startTimeToEpochMs} from './proc.js'
 
 /** Moves the damaged file (and its WAL companions) aside; returns where it went. */
 export function moveAside(file: string, nowMs: number): string {
@@ -77,5 +78,25 @@ function readArgv(pid: number): string[] | undefined {
     return raw.split('\0').slice(0, -1)
   } catch {
     return undefined // gone meanwhile
+  }
+}
+
+/** The state file, or, when it is damaged, a new one rebuilt from the kernel's tables and the registry. */
+export async function openRecords(manifest: Manifest, endpoints: EndpointStore, warn: (message: string) => void): Promise<ChildRecords> {
+  const file = childRecordsPath(manifest)
+  try {
+    return ChildRecords.open(file)
+  } catch (error) {
+    if (!(error instanceof StateFileDamaged)) throw error
+    const aside = moveAside(file, Date.now())
+    const records = ChildRecords.open(file)
+    try {
+      const found = await rebuildRecords(expandInstances(manifest.services), {records, endpoints, host: manifest.registry.host, bootMs: bootTimeMs(), nowMs: Date.now()})
+      warn(`${error.message}; moved it to ${aside} and rebuilt the records of ${found.length} running service(s) from the kernel's tables and the registry${found.length > 0 ? `: ${found.join(', ')}` : ''}`)
+    } catch (rebuildError) {
+      records.close()
+      throw rebuildError
+    }
+    return records
   }
 }

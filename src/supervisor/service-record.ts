@@ -3,14 +3,14 @@
 // checks the table in states.ts, ends whatever the old state had running (its scope),
 // records the move in SQLite with pid and process start time, and tells the listeners.
 import type {ProbeChannels} from '../health/probe.js'
-import type {ProbeOptions, ProbeResult, ProbeTarget} from '../health/types.js'
+import type {ProbeOptions, ProbeResult, ProbeTarget} from '../grpc/types.js'
 import type {ServiceSpec} from '../manifest/types.js'
 import type {ListenerSnapshots} from '../net/listener-snapshots.js'
 import type {TcpSocket} from '../net/socket-table.js'
 import type {ChildRecords} from '../registry/child-records.js'
 import type {EndpointStore} from '../registry/store.js'
 import type {Clock} from './clock.js'
-import type {ServiceInstance} from './instances.js'
+import type {ServiceInstance} from '../manifest/instances.js'
 import {logPath} from './log-files.js'
 import type {UsageSample} from './proc.js'
 import type {RegistryWrites} from './registry-writes.js'

@@ -5,7 +5,7 @@
 // daemon started is here, as a recorded move.
 import type {ChildRecord} from '../registry/child-records.js'
 import {watchAdoptedExit} from './exit-watch.js'
-import type {ServiceInstance} from './instances.js'
+import type {ServiceInstance} from '../manifest/instances.js'
 import {prepare, start} from './launch.js'
 import {probeLiveness} from './liveness.js'
 import {isSameProcess, startTimeToEpochMs} from './proc.js'

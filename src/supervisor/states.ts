@@ -2,7 +2,7 @@
 // which a process may be alive, and what a state change and a start report. The README
 // shows the same table; edges marked "operator" happen only when someone runs a command.
 import {QmError} from '../errors.js'
-import type {ProbeResult} from '../health/types.js'
+import type {ProbeResult} from '../grpc/types.js'
 import type {ExitInfo} from './spawn.js'
 
 export type ServiceState = 'stopped' | 'starting' | 'running' | 'unhealthy' | 'backoff' | 'stopping' | 'exited' | 'fatal'
@@ -34,6 +34,13 @@ export const LIVE_STATES: ReadonlySet<ServiceState> = new Set(['starting', 'runn
 /** Whether a start would have nothing to do: the process is there, or on its way. */
 export function isUp(state: ServiceState): boolean {
   return state === 'starting' || state === 'running' || state === 'unhealthy'
+}
+
+/** What a start, stop or restart will touch, sent before it begins: the instances in order, and what each waits for. */
+export interface Plan {
+  instances: string[]
+  /** For a start, each instance's depends_on; empty otherwise. */
+  waitingFor: Record<string, string[]>
 }
 
 export interface Transition {
@@ -77,4 +84,17 @@ export interface InstanceStatus {
   detail: string | null
   /** The service's last log line, for one that is not running because it failed. */
   lastLogLine: string | null
+}
+
+export interface StopResult {
+  name: string
+  state: string
+}
+
+/** What bringing the running set in line with an edited manifest did. */
+export interface ReloadReport {
+  added: string[]
+  removed: string[]
+  restarted: string[]
+  unchanged: string[]
 }

@@ -6,15 +6,16 @@ import {ProbeChannels} from '../health/probe.js'
 import {ListenerSnapshots} from '../net/listener-snapshots.js'
 import {readSocketTable} from '../net/socket-table.js'
 import type {Manifest} from '../manifest/types.js'
-import {ChildRecords, childRecordsPath, StateFileDamaged} from '../registry/child-records.js'
+import {ChildRecords, childRecordsPath} from '../registry/child-records.js'
 import {openEndpointStore} from '../registry/open.js'
 import type {EndpointStore} from '../registry/store.js'
 import {RegistryWrites, type RegistryBacklog} from './registry-writes.js'
-import {startLayers, stopLayers, withDependants, withDependencies} from './dependency-order.js'
-import {expandInstances, launchFingerprint, selectInstances, type ServiceInstance} from './instances.js'
+import {restartPlan, startPlan, stopPlan} from './dependency-order.js'
+import {expandInstances, launchFingerprint, selectInstances, type ServiceInstance} from '../manifest/instances.js'
 import {bootTimeMs} from './proc.js'
 import {realClock, type Clock} from './clock.js'
-import {moveAside, rebuildRecords} from './records-rebuild.js'
+import {openRecords} from './records-rebuild.js'
+import type {Plan, ReloadReport, StopResult} from './states.js'
 import {ServiceRunner, type AttemptResult, type PrepareShared, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
 
 export interface SupervisorListeners {
@@ -22,18 +23,6 @@ export interface SupervisorListeners {
   warn?: (message: string) => void
   /** Time for every timer of the state machine; the real one unless a test drives its own. */
   clock?: Clock
-}
-
-export interface StopResult {
-  name: string
-  state: string
-}
-
-export interface ReloadReport {
-  added: string[]
-  removed: string[]
-  restarted: string[]
-  unchanged: string[]
 }
 
 export {childRecordsPath}
@@ -110,33 +99,32 @@ export class Supervisor {
   }
 
   /** Starts the named services (all when none) and what they depend on, layer by layer. */
-  async start(names: readonly string[] = []): Promise<AttemptResult[]> {
+  async start(names: readonly string[] = [], onPlan?: (plan: Plan) => void): Promise<AttemptResult[]> {
     const wanted = this.select(names)
-    const services = withDependencies(this.manifest.services, new Set(wanted.map((i) => i.service.name)))
+    const layers = startPlan(this.manifest.services, [...this.runners.values()], wanted)
+    onPlan?.(planOf(layers.flat(), true))
     const results: AttemptResult[] = []
     const failed = new Set<string>()
     const certificateChecks = new Map<string, Promise<unknown>>()
-    for (const layer of startLayers(services)) {
+    for (const layer of layers) {
       const attempts: Promise<AttemptResult>[] = []
       // One read of the socket table for the whole layer: each read costs several ms.
       let shared: PrepareShared | undefined
       // Ports are allocated one runner at a time, in manifest order, so NAME gets a lower
       // port than NAME_2; the slow part, waiting for health, then runs in parallel.
-      for (const service of layer) {
-        const blocker = service.dependsOn.find((dependency) => failed.has(dependency))
-        for (const runner of this.instancesOf(service.name)) {
-          if (this.closing) break
-          if (blocker) {
-            attempts.push(Promise.resolve({name: runner.name, ok: false, state: runner.state, reason: `not started: ${blocker}, which it depends on, is not healthy`}))
-            continue
-          }
-          try {
-            shared ??= {sockets: readSocketTable(), certificateChecks}
-            if (!runner.isUp) await runner.prepare(shared)
-            attempts.push(runner.start('started by operator', {prepared: true}))
-          } catch (error) {
-            attempts.push(Promise.resolve(refusal(runner, error)))
-          }
+      for (const runner of layer) {
+        if (this.closing) break
+        const blocker = runner.instance.service.dependsOn.find((dependency) => failed.has(dependency))
+        if (blocker) {
+          attempts.push(Promise.resolve({name: runner.name, ok: false, state: runner.state, reason: `not started: ${blocker}, which it depends on, is not healthy`}))
+          continue
+        }
+        try {
+          shared ??= {sockets: readSocketTable(), certificateChecks}
+          if (!runner.isUp) await runner.prepare(shared)
+          attempts.push(runner.start('started by operator', {prepared: true}))
+        } catch (error) {
+          attempts.push(Promise.resolve(refusal(runner, error)))
         }
       }
       for (const result of await Promise.all(attempts)) {
@@ -149,25 +137,17 @@ export class Supervisor {
   }
 
   /** Stops the named services (all when none) and, first, what depends on them. */
-  async stop(names: readonly string[] = []): Promise<StopResult[]> {
-    const wanted = this.select(names)
-    const wantedServices = new Set(wanted.map((instance) => instance.service.name))
-    const affected = withDependants(this.manifest.services, wantedServices)
-    const toStop = new Set(wanted.map((instance) => instance.name))
-    for (const service of affected) {
-      if (!wantedServices.has(service.name)) for (const runner of this.instancesOf(service.name)) toStop.add(runner.name)
-    }
-    for (const layer of stopLayers(affected)) {
-      const stopping = layer.flatMap((service) => this.instancesOf(service.name).filter((runner) => toStop.has(runner.name)))
-      await Promise.all(stopping.map((runner) => runner.stop()))
-    }
-    return [...toStop].map((name) => ({name, state: this.runners.get(name)!.state}))
+  async stop(names: readonly string[] = [], onPlan?: (plan: Plan) => void): Promise<StopResult[]> {
+    const layers = stopPlan(this.manifest.services, [...this.runners.values()], this.select(names))
+    onPlan?.(planOf(layers.flat(), false))
+    for (const layer of layers) await Promise.all(layer.map((runner) => runner.stop()))
+    return layers.flat().map((runner) => ({name: runner.name, state: runner.state}))
   }
 
   /** One instance at a time, so the others keep serving. */
-  async restart(names: readonly string[] = []): Promise<AttemptResult[]> {
-    const wanted = new Set(this.select(names).map((instance) => instance.name))
-    const ordered = startLayers(this.manifest.services).flat().flatMap((service) => this.instancesOf(service.name)).filter((runner) => wanted.has(runner.name))
+  async restart(names: readonly string[] = [], onPlan?: (plan: Plan) => void): Promise<AttemptResult[]> {
+    const ordered = restartPlan(this.manifest.services, [...this.runners.values()], this.select(names))
+    onPlan?.(planOf(ordered, false))
     const results: AttemptResult[] = []
     for (const runner of ordered) {
       await runner.stop('restarted by operator')
@@ -263,22 +243,10 @@ function refusal(runner: ServiceRunner, error: unknown): AttemptResult {
   return {name: runner.name, ok: false, state: runner.state, reason: error.message, ...(error.hint ? {hint: error.hint} : {})}
 }
 
-/** The state file, or, when it is damaged, a new one rebuilt from the kernel's tables and the registry. */
-async function openRecords(manifest: Manifest, endpoints: EndpointStore, warn: (message: string) => void): Promise<ChildRecords> {
-  const file = childRecordsPath(manifest)
-  try {
-    return ChildRecords.open(file)
-  } catch (error) {
-    if (!(error instanceof StateFileDamaged)) throw error
-    const aside = moveAside(file, Date.now())
-    const records = ChildRecords.open(file)
-    try {
-      const found = await rebuildRecords(expandInstances(manifest.services), {records, endpoints, host: manifest.registry.host, bootMs: bootTimeMs(), nowMs: Date.now()})
-      warn(`${error.message}; moved it to ${aside} and rebuilt the records of ${found.length} running service(s) from the kernel's tables and the registry${found.length > 0 ? `: ${found.join(', ')}` : ''}`)
-    } catch (rebuildError) {
-      records.close()
-      throw rebuildError
-    }
-    return records
+/** The instances an operation will touch, in order, and (for a start) what each waits for. */
+function planOf(runners: readonly ServiceRunner[], withDependencies: boolean): Plan {
+  return {
+    instances: runners.map((runner) => runner.name),
+    waitingFor: withDependencies ? Object.fromEntries(runners.map((runner) => [runner.name, [...runner.instance.service.dependsOn]])) : {},
   }
 }

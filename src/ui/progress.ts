@@ -3,8 +3,8 @@
 // one per state change, that read well in a log. Either way it knows which services have
 // not reached their end yet, for what Ctrl-C leaves behind.
 import type {ChalkInstance} from 'chalk'
-import type {Transition} from '../supervisor/states.js'
-import type {ServiceState} from '../supervisor/states.js'
+import type {ContractEvent} from '../control/contract.js'
+import type {ServiceState, Transition} from '../supervisor/states.js'
 import {transitionLine} from './transition-line.js'
 
 export interface Progress {
@@ -101,5 +101,46 @@ export async function openProgress(options: ProgressOptions): Promise<Progress> 
       await running
       return left
     },
+  }
+}
+
+/** Progress opened by the daemon's plan, the first event of its start, stop or restart. */
+export interface PlannedProgress {
+  /** Whether lines update in place on a terminal; known once the plan has come. */
+  readonly live: boolean
+  event: (event: ContractEvent) => void
+  finish: Progress['finish']
+  /** As Progress's, or undefined when Ctrl-C came before the plan: nothing known to leave behind. */
+  interrupt: () => Promise<{name: string; state: ServiceState | undefined}[] | undefined>
+}
+
+/**
+ * The daemon knows what a start, stop or restart touches (it holds the manifest and the
+ * dependency order) and says so first; the lines open then. State changes before the plan
+ * (a start's reload restarting an edited service) are written as plain lines.
+ */
+export function plannedProgress(options: Omit<ProgressOptions, 'names' | 'waitingFor'>): PlannedProgress {
+  let opened: Promise<Progress> | undefined
+  let live = false
+  return {
+    get live() {
+      return live
+    },
+    event: (event) => {
+      if (event.type === 'plan') {
+        opened = openProgress({...options, names: event.instances, waitingFor: new Map(Object.entries(event.waitingFor))}).then((progress) => {
+          live = progress.live
+          return progress
+        })
+        return
+      }
+      const {type: _type, ...transition} = event
+      if (opened) void opened.then((progress) => progress.transition(transition))
+      else options.write(transitionLine(options.colour, transition))
+    },
+    finish: async (results) => {
+      if (opened) await (await opened).finish(results)
+    },
+    interrupt: async () => (opened ? (await opened).interrupt() : undefined),
   }
 }

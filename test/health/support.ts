@@ -7,7 +7,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 import {createCa, createCertificateSet, issueCertificate, serverNames, writeCertificateSet, type IssuedPair} from '../../src/certs/issue.js'
-import type {ProbeTarget} from '../../src/health/types.js'
+import type {ProbeTarget} from '../../src/grpc/types.js'
 import {lacks} from '../helpers/requirements.js'
 import {PYTHON} from '../requirements.js'
 

@@ -3,7 +3,7 @@
 import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest'
 import {probeOnce} from '../../src/health/probe.js'
-import type {ProbeResult} from '../../src/health/types.js'
+import type {ProbeResult} from '../../src/grpc/types.js'
 import {
   generatePythonStubs,
   makeTempDir,

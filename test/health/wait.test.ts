@@ -2,10 +2,10 @@ import {readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import * as grpc from '@grpc/grpc-js'
 import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest'
-import {probeMethods} from '../../src/health/protos.js'
+import {probeMethods} from '../../src/grpc/protos.js'
 import {ProbeChannels} from '../../src/health/probe.js'
 import {waitUntilServing} from '../../src/health/wait.js'
-import type {ProbeResult} from '../../src/health/types.js'
+import type {ProbeResult} from '../../src/grpc/types.js'
 import {makeTempDir, startNodeFixture, stopAllServices, targetFor, writeBrokenSets, type CertDir} from './support.js'
 
 let tmp: ReturnType<typeof makeTempDir>

@@ -124,4 +124,27 @@ describe('the supervisor core on a virtual clock', () => {
     expect(core.path('deaf')).toEqual(['stopped → starting', 'starting → running', 'running → stopping', 'stopping → stopped'])
     expect(core.supervisor.status(['deaf'])[0]).toMatchObject({state: 'stopped', pid: null})
   })
+
+  it('says what a start, stop or restart touches before its first move: the chosen instances and, in order, what they depend on', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('db', 'health-server.mjs') + service('api', 'health-server.mjs', '    instances: 2\n    depends_on: [db]\n'))
+    const core = await openCore(project)
+    const events: string[] = []
+    core.supervisor.addTransitionListener((t) => events.push(`${t.name} → ${t.to}`))
+    const plan = (verb: string) => (p: {instances: string[]; waitingFor: Record<string, string[]>}) => events.push(`${verb} plan ${p.instances.join(' ')} ${JSON.stringify(p.waitingFor)}`)
+
+    await core.supervisor.start(['api_2'], plan('start'))
+    expect(events[0]).toBe('start plan db api_2 {"db":[],"api_2":["db"]}')
+    // Of the named service only the named instance starts; of what it depends on, all.
+    expect(core.supervisor.status([]).map((row) => `${row.name} ${row.state}`)).toEqual(['db running', 'api stopped', 'api_2 running'])
+
+    events.length = 0
+    await core.supervisor.restart(['api'], plan('restart'))
+    expect(events[0]).toBe('restart plan api api_2 {}')
+
+    events.length = 0
+    await core.supervisor.stop(['db'], plan('stop'))
+    expect(events[0]).toBe('stop plan api api_2 db {}')
+    expect(events.indexOf('db → stopping')).toBeGreaterThan(events.indexOf('api_2 → stopped'))
+  })
 })

@@ -3,7 +3,7 @@
 // loader refuses a service whose name would collide with one of these).
 import {createHash} from 'node:crypto'
 import {UsageError} from '../errors.js'
-import type {Manifest, ServiceSpec} from '../manifest/types.js'
+import type {Manifest, ServiceSpec} from './types.js'
 
 export interface ServiceInstance {
   /** The registry name and the name operators type: `ocr`, `ocr_2`, … */

@@ -1,5 +1,5 @@
-// What a health probe is asked (target, options) and what it answers (ProbeResult), shared
-// by the one-shot `qm health`, the start-up waiter and the daemon's liveness loop.
+// What a dial is aimed at (a ProbeTarget) and what a probe answers (ProbeResult): the words
+// the gRPC edge, the health probes, `qm call` and the supervisor share.
 import type {CertPaths, ProbeType} from '../manifest/types.js'
 
 export type {ProbeType}
@@ -52,6 +52,3 @@ export interface ProbeOptions {
   signal?: AbortSignal
 }
 
-export const DEFAULT_SERVER_NAME = 'localhost'
-export const DEFAULT_VERSION_KEYS: readonly string[] = ['x-service-version', 'service-version', 'version']
-export const DEFAULT_OAUTH2_URL = 'qm://health-probe'

@@ -1,0 +1,102 @@
+// The typed client the commands use: one method per thing a command asks of its
+// manifest's daemon. Start brings a daemon up when none runs; the other changes need one
+// only if one runs (with none, nothing is running); status, with no daemon, answers the
+// same result from the records.
+import {expiringCertificates, type ExpiringCertificate} from '../certs/expiry.js'
+import {QmError} from '../errors.js'
+import type {Manifest} from '../manifest/types.js'
+import {unregisterEndpoint} from '../registry/endpoints.js'
+import type {Endpoint} from '../registry/store.js'
+import {processStartTime} from '../supervisor/proc.js'
+import {waitUntil} from '../supervisor/process-group.js'
+import type {ControlClient} from './client.js'
+import {connectOrStartDaemon, connectToDaemon} from './connect.js'
+import type {ContractEvent, Params, Result, StatusResult} from './contract.js'
+import {recordedStatus} from './offline-status.js'
+import {daemonPaths} from './paths.js'
+
+export type StartReport = Result<'start'> & {daemonStarted: boolean}
+export type StatusReport = StatusResult & {
+  /** Certificates in use that expire within 30 days, or already have. */
+  certificates: ExpiringCertificate[]
+}
+
+type ChangeMethod = 'stop' | 'restart' | 'reload'
+type OnEvent = (event: ContractEvent) => void
+
+// Long enough for every service's stop_timeout to pass in the worst case.
+const SHUTDOWN_WAIT_MS = 120_000
+
+export class QmClient {
+  constructor(private readonly manifest: Manifest) {}
+
+  async start(names: string[], onEvent: OnEvent): Promise<StartReport> {
+    const {client, started} = await connectOrStartDaemon(this.manifest)
+    const reply = await once(client, (c) => c.request('start', {names}, onEvent))
+    return {daemonStarted: started, ...reply}
+  }
+
+  /** Undefined when no daemon runs. */
+  stop(names: string[], onEvent: OnEvent): Promise<Result<'stop'> | undefined> {
+    return this.change('stop', names, onEvent)
+  }
+
+  /** Undefined when no daemon runs. */
+  restart(names: string[], onEvent: OnEvent): Promise<Result<'restart'> | undefined> {
+    return this.change('restart', names, onEvent)
+  }
+
+  /** Undefined when no daemon runs. */
+  reload(onEvent: OnEvent): Promise<Result<'reload'> | undefined> {
+    return this.change('reload', [], onEvent)
+  }
+
+  async status(names: string[]): Promise<StatusReport> {
+    const certificates = expiringCertificates(this.manifest.services.map((service) => service.certs))
+    const client = await connectToDaemon(this.manifest)
+    const reply = client ? await once(client, (c) => c.request('status', {names})) : recordedStatus(this.manifest, names)
+    return {...reply, certificates}
+  }
+
+  /** Returns once the daemon process has exited, its services stopped unless told otherwise; undefined when none runs. */
+  async shutdown(stopServices: boolean): Promise<{pid: number} | undefined> {
+    const client = await connectToDaemon(this.manifest)
+    if (!client) return undefined
+    const reply = await once(client, (c) => c.request('shutdown', {stopServices}))
+    if (!(await waitUntil(() => processStartTime(reply.pid) === undefined, SHUTDOWN_WAIT_MS, 10))) {
+      throw new QmError(
+        `the daemon (pid ${reply.pid}) is still running ${SHUTDOWN_WAIT_MS / 1000}s after it was asked to shut down`,
+        1,
+        'DAEMON_SHUTDOWN',
+        `its log ${daemonPaths(this.manifest.stateDir).logFile} says what it is waiting for`,
+      )
+    }
+    return reply
+  }
+
+  /** Refuses while the service runs on this host: its row is how the platform finds it. */
+  async unregister(name: string, host?: string): Promise<Endpoint> {
+    if (host === undefined || host === this.manifest.registry.host) {
+      const running = (await this.status([])).services.find((row) => row.name === name && row.pid !== null)
+      if (running) {
+        throw new QmError(`${name} is running (pid ${running.pid}); its row is how the platform finds it`, 1, 'SERVICE_RUNNING', `qm stop ${name} first`)
+      }
+    }
+    return unregisterEndpoint(this.manifest, name, host)
+  }
+
+  private async change<M extends ChangeMethod>(method: M, names: string[], onEvent: OnEvent): Promise<Result<M> | undefined> {
+    const client = await connectToDaemon(this.manifest)
+    if (!client) return undefined
+    return once(client, (c) => c.request(method, {names} as Params<M>, onEvent))
+  }
+}
+
+async function once<T>(client: ControlClient, work: (client: ControlClient) => Promise<T>): Promise<T> {
+  try {
+    return await work(client)
+  } finally {
+    client.close()
+  }
+}
+

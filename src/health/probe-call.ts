@@ -1,0 +1,113 @@
+// The Call probe, for services written to the guide, which serve no health service: one
+// end-of-stream frame on quantra.MicroService/Call, SERVING when the service answers with
+// its own end-of-stream frame.
+import * as grpc from '@grpc/grpc-js'
+import {readVersion} from '../grpc/version-metadata.js'
+import {explainFailure, type FailureContext} from '../grpc/failure-reason.js'
+import {CALL_PATH, probeMethods, type Frame} from '../grpc/protos.js'
+import type {ProbeOptions} from '../grpc/types.js'
+import {DEFAULT_OAUTH2_URL} from '../manifest/defaults.js'
+import {excerpt, onAbort, wallDeadline, type Outcome} from './probe-outcome.js'
+
+/** How long a Call probe waits for trailers after the end-of-stream frame, for a version. */
+const TRAILER_WAIT_MS = 250
+
+export async function probeCall(
+  client: grpc.Client,
+  deadlineMs: number,
+  options: ProbeOptions,
+  context: FailureContext,
+): Promise<Outcome> {
+  const {call: callMethod} = probeMethods()
+  return new Promise<Outcome>((resolve, reject) => {
+    let headers: grpc.Metadata | undefined
+    let settled = false
+    let eosAtMs: number | undefined
+    let trailerWait: NodeJS.Timeout | undefined
+    const call = client.makeBidiStreamRequest<Frame, Frame>(
+      CALL_PATH,
+      callMethod.requestSerialize,
+      callMethod.responseDeserialize,
+      new grpc.Metadata(),
+      {deadline: wallDeadline(deadlineMs)},
+    )
+    const settle = (outcome: Outcome, cancel: boolean) => {
+      if (settled) return
+      settled = true
+      clearTimeout(trailerWait)
+      stop()
+      // Cancelling a call that already ended is a no-op in grpc-js.
+      if (cancel) call.cancel()
+      resolve(outcome)
+    }
+    const stop = onAbort(options.signal, () => {
+      settled = true
+      clearTimeout(trailerWait)
+      call.cancel()
+      reject(options.signal?.reason)
+    })
+    call.on('metadata', (md) => {
+      headers = md
+    })
+    call.on('data', (frame: Frame) => {
+      if (settled || eosAtMs !== undefined) return
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(frame.payload)
+      } catch {
+        settle({status: 'PROTOCOL_ERROR', method: 'call', reason: `Call answered with a frame that is not JSON: ${excerpt(frame.payload)}`}, true)
+        return
+      }
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+        settle({status: 'PROTOCOL_ERROR', method: 'call', reason: `Call answered with a frame that is not a JSON object: ${excerpt(frame.payload)}`}, true)
+        return
+      }
+      const fields = parsed as {error?: unknown; eos?: unknown}
+      if (fields.error !== undefined) {
+        settle({status: 'NOT_SERVING', method: 'call', reason: `Call answered with an error frame: ${excerpt(String(fields.error))}`}, true)
+        return
+      }
+      if (fields.eos !== true) return
+      const answeredAtMs = performance.now()
+      eosAtMs = answeredAtMs
+      const version = readVersion(options.versionKeys, headers, undefined)
+      // With the version in the headers the answer is complete; otherwise it may come in the
+      // trailers, which a service that ends its stream on our half-close sends at once. One
+      // that keeps the stream open is SERVING all the same, without a version.
+      if (version) settle({status: 'SERVING', method: 'call', version, answeredAtMs}, false)
+      else {
+        trailerWait = setTimeout(
+          () => settle({status: 'SERVING', method: 'call', answeredAtMs}, true),
+          Math.min(TRAILER_WAIT_MS, Math.max(0, deadlineMs - performance.now())),
+        )
+      }
+    })
+    call.on('status', (status) => {
+      if (settled) return
+      const version = readVersion(options.versionKeys, headers, status.metadata)
+      if (eosAtMs !== undefined) {
+        settle({status: 'SERVING', method: 'call', answeredAtMs: eosAtMs, ...(version ? {version} : {})}, false)
+      } else if (status.code === grpc.status.OK) {
+        settle({status: 'PROTOCOL_ERROR', method: 'call', reason: 'Call ended without an end-of-stream frame'}, false)
+      } else if (status.code === grpc.status.UNIMPLEMENTED) {
+        settle({status: 'PROTOCOL_ERROR', method: 'call', unimplemented: true}, false)
+      } else {
+        settled = true
+        stop()
+        void explainFailure(status, 'quantra.MicroService/Call', context).then((failure) =>
+          resolve({...failure, method: 'call', ...(version ? {version} : {})}), reject)
+      }
+    })
+    call.on('error', () => {
+      // Every failure also arrives as 'status', which decides the outcome.
+    })
+    call.write({payload: endOfStreamFrame(options.oauth2Url ?? DEFAULT_OAUTH2_URL)})
+    // Half-close: a guide servicer's `for request_frame in request_iterator` then ends,
+    // and the call finishes with its trailers instead of waiting for the deadline.
+    call.end()
+  })
+}
+
+function endOfStreamFrame(oauth2Url: string): string {
+  return JSON.stringify({oauth2: {url: oauth2Url}, data: [], tod: 'object', eos: true})
+}

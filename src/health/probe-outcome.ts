@@ -1,0 +1,25 @@
+// What one probe RPC found, and the small helpers every kind of probe shares.
+import type {ProbeResult} from '../grpc/types.js'
+
+/** What one RPC found, before the probe adds latency and decides whether to fall back. */
+export type Outcome = Omit<ProbeResult, 'latencyMs'> & {unimplemented?: boolean; answeredAtMs?: number}
+
+export function onAbort(signal: AbortSignal | undefined, action: () => void): () => void {
+  if (!signal) return () => {}
+  signal.addEventListener('abort', action, {once: true})
+  return () => signal.removeEventListener('abort', action)
+}
+
+// grpc-js takes deadlines in wall-clock time; the probe keeps its own on the monotonic clock.
+export function wallDeadline(deadlineMs: number): number {
+  return Date.now() + Math.max(0, deadlineMs - performance.now())
+}
+
+export function excerpt(text: string): string {
+  const flat = text.replace(/\s+/g, ' ').trim()
+  return JSON.stringify(flat.length > 80 ? `${flat.slice(0, 80)}…` : flat)
+}
+
+export function round(ms: number): number {
+  return Math.round(ms * 100) / 100
+}
