@@ -3,6 +3,7 @@
 // as "log:echo" (oclif joins the words of a topic); the first word is what was mistyped.
 import type {Hook} from '@oclif/core'
 import {closest} from '../closest-word.js'
+import {ExitCode} from '../errors.js'
 import {colourFor} from '../ui/colour.js'
 
 const hook: Hook.CommandNotFound = async function (options) {
@@ -12,7 +13,7 @@ const hook: Hook.CommandNotFound = async function (options) {
   const c = colourFor(process.stderr)
   process.stderr.write(`${c.red('error')} unknown command "${typed}"\n`)
   process.stderr.write(`${c.dim('hint')}  ${guess ? `did you mean "${guess}"? ` : ''}qm help lists the commands\n`)
-  this.exit(2)
+  this.exit(ExitCode.usage)
 }
 
 export default hook

@@ -2,7 +2,7 @@
 // the one place where a thrown QmError becomes a message on stderr and an exit code.
 import {Command, Flags, type Interfaces} from '@oclif/core'
 import {closest} from '../closest-word.js'
-import {QmError, UsageError} from '../errors.js'
+import {ExitCode, QmError, UsageError} from '../errors.js'
 import {loadManifest} from '../manifest/load.js'
 import type {Manifest} from '../manifest/types.js'
 import {colourFor} from '../ui/colour.js'
@@ -63,7 +63,7 @@ export abstract class QmCommand extends Command {
     // oclif's own exits (this.exit, --help, --version) carry their exit code.
     if (err.oclif) return super.catch(err)
     this.diag(`qm: internal error, please report it: ${err.stack ?? String(err)}`)
-    this.exit(1)
+    this.exit(ExitCode.failed)
   }
 
   /** oclif's parse errors (an unknown or misspelt flag, a missing value) in qm's own words, exit 2. */

@@ -1,3 +1,4 @@
+import {ExitCode} from '../errors.js'
 import {QmCommand} from '../cli/qm-command.js'
 import type {DoctorReport} from '../doctor/report.js'
 import {colourFor} from '../ui/colour.js'
@@ -16,7 +17,7 @@ Exits 0 when nothing is FAIL, 1 otherwise.`
     const manifest = await this.loadManifest(flags.manifest)
     const {runDoctor} = await import('../doctor/run.js')
     const report = await runDoctor(manifest, {env: process.env})
-    if (report.checks.some((check) => check.status === 'FAIL')) this.setExitCode(1)
+    if (report.checks.some((check) => check.status === 'FAIL')) this.setExitCode(ExitCode.failed)
     if (!this.jsonEnabled()) {
       this.out(renderDoctorReport(colourFor(process.stdout), report.checks, process.stdout.isTTY ? process.stdout.columns : undefined))
       this.diag(doctorSummary(report.checks))

@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
 import {untilDoneOrInterrupted} from '../cli/interrupt.js'
+import {ExitCode} from '../errors.js'
 import {QmCommand} from '../cli/qm-command.js'
 import type {Result} from '../control/contract.js'
 import {QmClient} from '../control/qm-client.js'
@@ -35,7 +36,7 @@ export default class Restart extends QmCommand {
     if (!report) {
       await progress.finish([])
       if (!json) this.diag('no qm daemon runs for this manifest: use qm start')
-      this.setExitCode(1)
+      this.setExitCode(ExitCode.failed)
       return {results: []}
     }
     await progress.finish(report.results.map((result) => ({...result, ...(result.ok ? {title: startedLine(result)} : {})})))
@@ -45,7 +46,7 @@ export default class Restart extends QmCommand {
       for (const line of accounts.stdout) this.out(line)
       for (const line of accounts.stderr) this.diag(line)
     }
-    if (failed.length > 0) this.setExitCode(1)
+    if (failed.length > 0) this.setExitCode(ExitCode.failed)
     return report
   }
 }

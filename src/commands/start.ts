@@ -1,5 +1,6 @@
 import {Args} from '@oclif/core'
 import {untilDoneOrInterrupted} from '../cli/interrupt.js'
+import {ExitCode} from '../errors.js'
 import {QmCommand} from '../cli/qm-command.js'
 import {QmClient, type StartReport} from '../control/qm-client.js'
 import {colourFor} from '../ui/colour.js'
@@ -47,7 +48,7 @@ export default class Start extends QmCommand {
       // Wrapped at word boundaries on a terminal, under its first word.
       if (warning) this.diag(wrapWords(`${c.yellow('warning')} ${warning}`, process.stderr.isTTY ? process.stderr.columns : Number.POSITIVE_INFINITY, '        ').join('\n'))
     }
-    if (failed.length > 0) this.setExitCode(1)
+    if (failed.length > 0) this.setExitCode(ExitCode.failed)
     return report
   }
 }

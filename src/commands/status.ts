@@ -1,4 +1,5 @@
 import {Args, Flags} from '@oclif/core'
+import {ExitCode} from '../errors.js'
 import {QmCommand} from '../cli/qm-command.js'
 import {QmClient, type StatusReport} from '../control/qm-client.js'
 import {colourFor} from '../ui/colour.js'
@@ -32,7 +33,7 @@ export default class Status extends QmCommand {
     }
     if (!this.jsonEnabled()) this.out(this.render(report))
     const healthy = report.services.every((s) => s.state === 'running' && s.health?.status === 'SERVING')
-    if (!healthy) this.setExitCode(3)
+    if (!healthy) this.setExitCode(ExitCode.unhealthy)
     return report
   }
 

@@ -1,5 +1,6 @@
 import {Flags} from '@oclif/core'
 import {isAbsolute, relative} from 'node:path'
+import {ExitCode} from '../../errors.js'
 import {QmCommand} from '../../cli/qm-command.js'
 import type {CertCheckResult} from '../../certs/check-target.js'
 import {colourFor} from '../../ui/colour.js'
@@ -26,7 +27,7 @@ Without --dir the folders come from the manifest's services, or ./certs when the
       env: process.env,
       cwd: process.cwd(),
     })
-    if (result.errors > 0) this.setExitCode(1)
+    if (result.errors > 0) this.setExitCode(ExitCode.failed)
     if (!this.jsonEnabled()) {
       const c = colourFor(process.stdout)
       const label = {ok: c.green('OK  '), warn: c.yellow('WARN'), fail: c.red('FAIL')}
