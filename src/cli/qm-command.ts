@@ -5,7 +5,8 @@ import {closest} from '../closest-word.js'
 import {ExitCode, QmError, UsageError} from '../errors.js'
 import {loadManifest} from '../manifest/load.js'
 import type {Manifest} from '../manifest/types.js'
-import {colourFor} from '../ui/colour.js'
+import type {CommandIo} from './read-commands.js'
+import {writeError} from '../ui/error-report.js'
 
 export type QmFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof QmCommand)['baseFlags'] & T['flags']>
 
@@ -27,8 +28,9 @@ export abstract class QmCommand extends Command {
     manifest: Flags.string({...MANIFEST_FLAG, char: 'f'}),
   }
 
-  protected loadManifest(flag: string | undefined): Promise<Manifest> {
-    return loadManifest({flag, env: process.env, cwd: process.cwd()})
+  /** From the cache in the state folder when the file and what it reads are unchanged, unless `cached` is false. */
+  protected loadManifest(flag: string | undefined, {cached = true}: {cached?: boolean} = {}): Promise<Manifest> {
+    return loadManifest({flag, env: process.env, cwd: process.cwd(), cached})
   }
 
   /** Results go to stdout; everything for the operator's eyes only goes to stderr. */
@@ -38,6 +40,11 @@ export abstract class QmCommand extends Command {
 
   protected diag(text: string): void {
     process.stderr.write(text.endsWith('\n') ? text : `${text}\n`)
+  }
+
+  /** Where a body shared with the fast path (read-commands.ts) prints. */
+  protected io(): CommandIo {
+    return {out: (text) => this.out(text), json: this.jsonEnabled()}
   }
 
   /** For results that are not errors but still fail the check (exit 3 for status and health). */
@@ -50,14 +57,7 @@ export abstract class QmCommand extends Command {
     const refused = 'parse' in thrown || (thrown.oclif?.exit === 2 && !thrown.message.startsWith('EEXIT'))
     const err = refused ? this.usageError(thrown as Error & {flags?: string[]}) : thrown
     if (err instanceof QmError) {
-      if (this.jsonEnabled()) {
-        this.logJson({error: err.toJSON()})
-      } else {
-        const c = colourFor(process.stderr)
-        this.diag(`${c.red('error')} ${err.message}`)
-        if (err.hint) this.diag(`${c.dim('hint')}  ${err.hint}`)
-        if (process.env.QM_DEBUG === '1' && err.stack) this.diag(err.stack)
-      }
+      writeError(err, this.jsonEnabled())
       this.exit(err.exitCode)
     }
     // oclif's own exits (this.exit, --help, --version) carry their exit code.

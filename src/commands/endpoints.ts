@@ -1,8 +1,7 @@
 import {Flags} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
-import {listEndpoints, type EndpointListing} from '../registry/endpoints.js'
-import {colourFor} from '../ui/colour.js'
-import {renderTable} from '../ui/table.js'
+import {showEndpoints} from '../cli/read-commands.js'
+import type {EndpointListing} from '../registry/endpoints.js'
 
 export default class Endpoints extends QmCommand {
   static override summary = 'List the registry: port, name, ACTIVE/INACTIVE, host, and free ports left.'
@@ -17,17 +16,7 @@ export default class Endpoints extends QmCommand {
   async run(): Promise<EndpointListing> {
     const {flags} = await this.parse(Endpoints)
     const manifest = await this.loadManifest(flags.manifest)
-    const listing = await listEndpoints(manifest, flags.host, flags['all-hosts'])
-    if (!this.jsonEnabled()) {
-      const c = colourFor(process.stdout)
-      const rows = listing.endpoints.map((e) => [String(e.port), e.name, e.active ? c.green('ACTIVE') : c.dim('INACTIVE'), e.host, e.protocol])
-      if (rows.length > 0) this.out(renderTable(['PORT', 'NAME', 'STATUS', 'HOST', 'PROTOCOL'], rows))
-      const [first, last] = listing.portRange
-      const size = last - first + 1
-      if (listing.hosts === undefined) this.out(`${listing.endpoints.length} registered, ${listing.free} of ${size} ports free in ${first}-${last} on ${listing.host}`)
-      else if (listing.hosts.length === 0) this.out(`0 registered on any host; ${size} ports free in ${first}-${last} on each`)
-      else for (const usage of listing.hosts) this.out(`${usage.registered} registered, ${usage.free} of ${size} ports free in ${first}-${last} on ${usage.host}`)
-    }
-    return listing
+    const {result} = await showEndpoints(manifest, {...(flags.host === undefined ? {} : {host: flags.host}), allHosts: flags['all-hosts']}, this.io())
+    return result
   }
 }

@@ -1,12 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 import {manifestFlagWithoutShort, QmCommand} from '../cli/qm-command.js'
-import {UsageError} from '../errors.js'
-import {durationMs} from '../manifest/units.js'
-import {selectInstances, expandInstances} from '../manifest/instances.js'
-import {logPath} from '../supervisor/log-files.js'
-import {followLines, recentLines, type ServiceLogLine} from '../supervisor/log-view.js'
-import {colourFor} from '../ui/colour.js'
-import {prefixedOutput} from '../ui/prefixed-output.js'
+import {showRecentLogs} from '../cli/read-commands.js'
 
 export default class Logs extends QmCommand {
   static override summary = 'Print what services wrote to stdout and stderr, merged in time order; -f follows.'
@@ -26,19 +20,13 @@ export default class Logs extends QmCommand {
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Logs)
     const manifest = await this.loadManifest(flags.manifest)
-    const instances = selectInstances(manifest, expandInstances(manifest.services), argv as string[])
-    const sources = instances.map((instance) => ({name: instance.name, path: logPath(manifest.stateDir, instance.name)}))
-    const sinceIso = flags.since === undefined ? undefined : sinceTime(flags.since)
-    const c = colourFor(process.stdout)
-    const prefixed = prefixedOutput(c, sources.map((s) => s.name), (line) => this.out(line))
-    const bare = sources.length === 1 && (argv as string[]).length === 1
-    const print = (line: ServiceLogLine) => {
-      const text = flags.timestamps ? `${c.dim(line.at ?? '-')} ${line.text}` : line.text
-      if (bare) this.out(text)
-      else prefixed.logLine(line.name, text)
-    }
-    for (const line of recentLines(sources, {count: flags.tail, ...(sinceIso ? {sinceIso} : {})})) print(line)
+    const {sources, print} = await showRecentLogs(
+      manifest,
+      {names: argv as string[], tail: flags.tail, timestamps: flags.timestamps, ...(flags.since === undefined ? {} : {since: flags.since})},
+      {out: (line) => this.out(line)},
+    )
     if (!flags.follow) return
+    const {followLines} = await import('../supervisor/log-view.js')
     const stop = followLines(sources, print)
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve)
@@ -46,19 +34,4 @@ export default class Logs extends QmCommand {
     })
     stop()
   }
-}
-
-function sinceTime(text: string): string {
-  if (/^\d{4}-\d\d-\d\d/.test(text)) {
-    const at = Date.parse(text)
-    if (Number.isNaN(at)) throw new UsageError(`--since ${text} is not a time`, 'give a duration back from now (10m, 2h) or an ISO 8601 time (2026-12-01T15:00:00Z)')
-    return new Date(at).toISOString()
-  }
-  let ms: number
-  try {
-    ms = durationMs(text)
-  } catch {
-    throw new UsageError(`--since ${text} is not a duration or a time`, 'give a duration back from now (10m, 2h) or an ISO 8601 time (2026-12-01T15:00:00Z)')
-  }
-  return new Date(Date.now() - ms).toISOString()
 }

@@ -1,9 +1,7 @@
 import {Args, Flags} from '@oclif/core'
-import {ExitCode} from '../errors.js'
 import {QmCommand} from '../cli/qm-command.js'
 import {QmClient, type StatusReport} from '../control/qm-client.js'
-import {colourFor} from '../ui/colour.js'
-import {certificateWarnings, credentialWarnings, registryBehind, renderStatusTable} from '../ui/service-report.js'
+import {showStatus, statusText} from '../cli/read-commands.js'
 
 export default class Status extends QmCommand {
   static override summary = 'Show each service: state, pid, port, health, version, uptime, restarts, cpu, memory.'
@@ -26,25 +24,13 @@ export default class Status extends QmCommand {
     let report = await client.status(names)
     if (flags.watch && !this.jsonEnabled()) {
       for (;;) {
-        process.stdout.write(`\u001B[2J\u001B[H${this.render(report)}\n`)
+        process.stdout.write(`\u001B[2J\u001B[H${await statusText(report)}\n`)
         await new Promise((resolve) => setTimeout(resolve, 1000))
         report = await client.status(names)
       }
     }
-    if (!this.jsonEnabled()) this.out(this.render(report))
-    const healthy = report.services.every((s) => s.state === 'running' && s.health?.status === 'SERVING')
-    if (!healthy) this.setExitCode(ExitCode.unhealthy)
+    const {exitCode} = await showStatus(report, this.io())
+    this.setExitCode(exitCode)
     return report
-  }
-
-  private render(report: StatusReport): string {
-    const c = colourFor(process.stdout)
-    const width = process.stdout.isTTY ? process.stdout.columns : undefined
-    const lines = [renderStatusTable(c, report.services, width), ...credentialWarnings(c, report.services), ...certificateWarnings(c, report.certificates), ...registryBehind(c, report.registry)]
-    if (!report.daemon) {
-      const alive = report.services.filter((s) => s.pid !== null).length
-      lines.push(`${c.yellow('no qm daemon runs for this manifest')}: states are from its records${alive > 0 ? `; ${alive} process(es) still run, and qm start adopts them` : ''}`)
-    }
-    return lines.join('\n')
   }
 }

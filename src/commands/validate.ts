@@ -11,7 +11,7 @@ export default class Validate extends QmCommand {
 
   async run(): Promise<Manifest> {
     const {flags} = await this.parse(Validate)
-    const manifest = await this.loadManifest(flags.manifest)
+    const manifest = await this.loadManifest(flags.manifest, {cached: false})
     if (!this.jsonEnabled()) {
       this.out(`${manifest.file}: valid, ${manifest.services.length} service(s), ports ${manifest.portRange[0]}-${manifest.portRange[1]}, registry ${describeRegistry(manifest.registry)} (table ${manifest.registry.table}, host ${manifest.registry.host})`)
       const rows = manifest.services.map((s) => [

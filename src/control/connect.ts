@@ -13,6 +13,16 @@ import {DAEMON_REFUSED, daemonPaths} from './paths.js'
 
 const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/daemon-main.js', import.meta.url))
 const DAEMON_START_TIMEOUT_MS = 15_000
+/**
+ * The daemon is small and long-lived, and busy only in bursts (a start of 40 services);
+ * its garbage is short-lived (probe calls, log lines). V8's defaults are made for the
+ * opposite: a young generation that grows to 16 MB and optimising compilers whose code
+ * and feedback stay resident. With these, the daemon with 40 services holds about 69 MB
+ * instead of 98 MB, and measures no slower (`npm run bench`). --lite-mode would save the
+ * same but disables WebAssembly, which Node's own fetch needs: a library that touches
+ * globalThis.fetch would crash the daemon.
+ */
+const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug']
 
 export async function connectToDaemon(manifest: Manifest): Promise<ControlClient | undefined> {
   try {
@@ -31,7 +41,7 @@ export async function connectOrStartDaemon(manifest: Manifest): Promise<{client:
   mkdirSync(manifest.stateDir, {recursive: true})
   const logFd = openSync(paths.logFile, 'a', 0o640)
   // child_process rather than execa: this runs in the CLI, where every import costs start-up time.
-  const child = spawn(process.execPath, [DAEMON_ENTRY, manifest.file], {detached: true, stdio: ['ignore', logFd, logFd], cwd: manifest.dir})
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_ENTRY, manifest.file], {detached: true, stdio: ['ignore', logFd, logFd], cwd: manifest.dir})
   closeSync(logFd)
   // A daemon that refuses to start (its registry out of reach) exits 1 at once; its reason
   // is this command's error then, rather than a timeout 15 s later. One that lost the race

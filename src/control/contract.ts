@@ -2,6 +2,7 @@
 // type per method. The daemon serves it from one method table (src/daemon/daemon.ts), the
 // client calls it typed (client.ts), and the wire carries it as JSON lines (protocol.ts).
 // Start, stop, restart and reload stream the state changes they cause as events.
+import type {ExpiringCertificate} from '../certs/expiry.js'
 import type {RegistryBacklog} from '../supervisor/registry-writes.js'
 import type {AttemptResult, InstanceStatus, Plan, ReloadReport, StopResult, Transition} from '../supervisor/states.js'
 
@@ -28,6 +29,8 @@ export interface StatusResult {
   services: InstanceStatus[]
   /** is_active changes the daemon could not write yet (the registry out of reach); null without a daemon. */
   registry: RegistryBacklog | null
+  /** Certificates in use that expire within 30 days, or already have. */
+  certificates: ExpiringCertificate[]
 }
 
 /**

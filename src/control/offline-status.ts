@@ -1,6 +1,7 @@
 // `qm status` with no daemon: what the records say, each recorded process checked against
 // the kernel, by the daemon's own selection rules (an unknown name is a usage error
 // either way) and in the daemon's result type.
+import {expiringCertificates} from '../certs/expiry.js'
 import type {Manifest} from '../manifest/types.js'
 import {expandInstances, selectInstances} from '../manifest/instances.js'
 import {ChildRecords, childRecordsPath} from '../registry/child-records.js'
@@ -36,5 +37,5 @@ export function recordedStatus(manifest: Manifest, names: string[]): StatusResul
       lastLogLine: null,
     })
   }
-  return {daemon: null, services: rows, registry: null}
+  return {daemon: null, services: rows, registry: null, certificates: expiringCertificates(manifest.services.map((service) => service.certs))}
 }

@@ -2,7 +2,6 @@
 // manifest's daemon. Start brings a daemon up when none runs; the other changes need one
 // only if one runs (with none, nothing is running); status, with no daemon, answers the
 // same result from the records.
-import {expiringCertificates, type ExpiringCertificate} from '../certs/expiry.js'
 import {QmError} from '../errors.js'
 import type {Manifest} from '../manifest/types.js'
 import {unregisterEndpoint} from '../registry/endpoints.js'
@@ -16,10 +15,7 @@ import {recordedStatus} from './offline-status.js'
 import {daemonPaths} from './paths.js'
 
 export type StartReport = Result<'start'> & {daemonStarted: boolean}
-export type StatusReport = StatusResult & {
-  /** Certificates in use that expire within 30 days, or already have. */
-  certificates: ExpiringCertificate[]
-}
+export type StatusReport = StatusResult
 
 type ChangeMethod = 'stop' | 'restart' | 'reload'
 type OnEvent = (event: ContractEvent) => void
@@ -52,10 +48,8 @@ export class QmClient {
   }
 
   async status(names: string[]): Promise<StatusReport> {
-    const certificates = expiringCertificates(this.manifest.services.map((service) => service.certs))
     const client = await connectToDaemon(this.manifest)
-    const reply = client ? await once(client, (c) => c.request('status', {names})) : recordedStatus(this.manifest, names)
-    return {...reply, certificates}
+    return client ? once(client, (c) => c.request('status', {names})) : recordedStatus(this.manifest, names)
   }
 
   /** Returns once the daemon process has exited, its services stopped unless told otherwise; undefined when none runs. */

@@ -9,7 +9,7 @@ import {DAEMON_REFUSED} from '../control/paths.js'
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
 
 async function main(manifestFile: string): Promise<void> {
-  const manifest = await loadManifest({flag: manifestFile, env: process.env, cwd: process.cwd()})
+  const manifest = await loadManifest({flag: manifestFile, env: process.env, cwd: process.cwd(), cached: false})
   let daemon: Daemon
   try {
     daemon = await Daemon.open({manifest, log})

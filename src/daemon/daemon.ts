@@ -3,6 +3,7 @@
 // they differ only in who reads the transitions.
 import {rmSync, writeFileSync} from 'node:fs'
 import type {Server} from 'node:net'
+import {expiringCertificates} from '../certs/expiry.js'
 import {QmError} from '../errors.js'
 import {loadManifest} from '../manifest/load.js'
 import type {Manifest} from '../manifest/types.js'
@@ -81,7 +82,12 @@ export class Daemon {
   /** The contract (src/control/contract.ts), served: one handler per method. */
   private readonly methods: MethodTable = {
     ping: async () => ({pid: process.pid, manifest: this.manifest.file}),
-    status: async ({names = []}) => ({daemon: {pid: process.pid}, services: this.supervisor.status(names), registry: this.supervisor.registryBacklog()}),
+    status: async ({names = []}) => ({
+      daemon: {pid: process.pid},
+      services: this.supervisor.status(names),
+      registry: this.supervisor.registryBacklog(),
+      certificates: expiringCertificates(this.manifest.services.map((service) => service.certs)),
+    }),
     shutdown: async ({stopServices}) => {
       void this.close({stopServices: stopServices !== false})
       return {pid: process.pid}
@@ -126,7 +132,7 @@ export class Daemon {
   }
 
   private async reloadManifest(startNew: boolean) {
-    this.manifest = await loadManifest({flag: this.manifest.file, env: process.env, cwd: this.manifest.dir})
+    this.manifest = await loadManifest({flag: this.manifest.file, env: process.env, cwd: this.manifest.dir, cached: false})
     return this.supervisor.reload(this.manifest, {startNew})
   }
 

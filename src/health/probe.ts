@@ -37,6 +37,7 @@ const ANSWERED = new Set<ProbeResult['status']>(['SERVING', 'NOT_SERVING', 'PROT
 
 export class ProbeChannels {
   private readonly kept = new Map<string, KeptChannel>()
+  private readonly credentials = new Map<string, {stamp: string; credentials: grpc.ChannelCredentials}>()
   private closed = false
 
   /** Probes the target, reusing (or opening and keeping) its channel. Rejects only on abort or a bad certificate set. */
@@ -100,7 +101,7 @@ export class ProbeChannels {
       if (!plan.dial) return finish({status: 'UNREACHABLE', method: firstMethod, reason: plan.reason}, false)
       wireStartMs = performance.now()
       if (!pem) return finish(await probeTcp(plan.address, target.port, deadlineMs - wireStartMs, options.signal))
-      kept = {client: openClient(target, plan.address, pem), pem, address: plan.address, local: plan.local, stamp}
+      kept = {client: openClient(target, plan.address, this.credentialsFor(target, pem, stamp)), pem, address: plan.address, local: plan.local, stamp}
       // A probe running concurrently for the same target may have opened one meanwhile.
       const raced = this.kept.get(key)
       if (raced) {
@@ -156,6 +157,20 @@ export class ProbeChannels {
     return finish(outcome)
   }
 
+  /**
+   * One set of credentials (one TLS context) per certificate set as it is on disk: the
+   * services of a manifest mostly share one, and a context per channel costs memory in
+   * the daemon for nothing. A rewritten file gives a new stamp, and so new credentials.
+   */
+  private credentialsFor(target: ProbeTarget, pem: ClientPem, stamp: string): grpc.ChannelCredentials {
+    const files = JSON.stringify([target.certs.ca, target.certs.clientCert, target.certs.clientKey])
+    const known = this.credentials.get(files)
+    if (known?.stamp === stamp) return known.credentials
+    const credentials = clientCredentials(pem, target.certs)
+    this.credentials.set(files, {stamp, credentials})
+    return credentials
+  }
+
   /** The client kept for a target, if a probe opened one; the same object until it is dropped. */
   clientFor(target: ProbeTarget): grpc.Client | undefined {
     return this.kept.get(channelKey(target))?.client
@@ -175,6 +190,7 @@ export class ProbeChannels {
     this.closed = true
     for (const kept of this.kept.values()) kept.client.close()
     this.kept.clear()
+    this.credentials.clear()
   }
 }
 
@@ -207,8 +223,8 @@ function channelKey(target: ProbeTarget): string {
   return JSON.stringify([target.host, target.port, target.serverName ?? DEFAULT_SERVER_NAME, ca, clientCert, clientKey])
 }
 
-function openClient(target: ProbeTarget, address: string, pem: ClientPem): grpc.Client {
-  return new grpc.Client(formatHostPort(address, target.port), clientCredentials(pem, target.certs), {
+function openClient(target: ProbeTarget, address: string, credentials: grpc.ChannelCredentials): grpc.Client {
+  return new grpc.Client(formatHostPort(address, target.port), credentials, {
     ...channelOptions(target.serverName ?? DEFAULT_SERVER_NAME),
     // A probe reports what happened; a transparent retry would hide it.
     'grpc.enable_retries': 0,

@@ -2,6 +2,7 @@
 // does: an invalid manifest leaves every file as it was.
 import {readFileSync} from 'node:fs'
 import {ManifestError} from '../errors.js'
+import {manifestStamp, readCachedManifest, recordingEnv, writeCachedManifest} from './cache.js'
 import {findManifest, type FindManifestOptions} from './find.js'
 import {interpolate} from './interpolate.js'
 import {resolveManifest, type RawManifest} from './resolve.js'
@@ -9,15 +10,27 @@ import {ManifestSource} from './source.js'
 import type {Manifest} from './types.js'
 import {validateAgainstSchema} from './validate.js'
 
-export async function loadManifest(options: FindManifestOptions): Promise<Manifest> {
+export interface LoadOptions extends FindManifestOptions {
+  /** false: parse and validate the file even when an unchanged copy is cached (qm validate, the daemon). */
+  cached?: boolean
+}
+
+export async function loadManifest(options: LoadOptions): Promise<Manifest> {
   const file = findManifest(options)
+  const stamp = options.cached === false ? undefined : manifestStamp(file)
+  const hit = stamp === undefined ? undefined : readCachedManifest(file, stamp, options.env)
+  if (hit) return hit
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (error) {
     throw new ManifestError(`cannot read manifest ${file}: ${(error as Error).message}`, undefined, {cause: error})
   }
-  return parseManifestText(file, text, options)
+  if (stamp === undefined) return parseManifestText(file, text, options)
+  const envRead = new Map<string, string | undefined>()
+  const manifest = await parseManifestText(file, text, {env: recordingEnv(options.env, envRead), cwd: options.cwd})
+  writeCachedManifest(manifest, stamp, envRead)
+  return manifest
 }
 
 /**

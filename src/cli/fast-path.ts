@@ -1,0 +1,163 @@
+// The read commands without oclif. Loading oclif and its configuration costs more than
+// the rest of `qm status` together (about 100 of its ms, measured with `npm run bench`),
+// so bin/run.js hands the command line here first. This path takes only the plain forms
+// (`qm status [NAME…] [--json]`, `qm --version`, `qm endpoints`, `qm logs -n N` without
+// -f) and reads nothing it does not need: a status with a daemon running needs the
+// manifest's location and the socket, not a parsed manifest, because the daemon holds it.
+// Anything else (help, a misspelt flag, --watch, no daemon for a status) returns
+// undefined, and oclif runs the command as always, with the same bodies
+// (read-commands.ts), so both paths print the same.
+import {readFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {QmError} from '../errors.js'
+import {STATE_DIR_NAME} from '../manifest/defaults.js'
+import {findManifest} from '../manifest/find.js'
+import {packagePath} from '../package-paths.js'
+import type {CommandIo, Outcome} from './read-commands.js'
+
+type FlagKind = 'boolean' | 'string' | 'integer'
+interface FlagSpec {
+  kind: FlagKind
+  char?: string
+  aliases?: string[]
+}
+type Parsed = {flags: Record<string, string | number | boolean>; positionals: string[]}
+
+const STATUS_NAMES = new Set(['status', 'ps', 'ls', 'list'])
+const MANIFEST: FlagSpec = {kind: 'string'}
+const JSON_FLAG: FlagSpec = {kind: 'boolean'}
+
+/** The exit code of a command run here, or undefined: oclif should run it. */
+export async function runFastPath(argv: readonly string[]): Promise<number | undefined> {
+  const [command, ...rest] = argv
+  if (command === '--version' && rest.length === 0) return version()
+  if (command !== undefined && STATUS_NAMES.has(command)) {
+    const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}, json: JSON_FLAG})
+    return parsed && status(parsed)
+  }
+  if (command === 'endpoints') {
+    const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}, json: JSON_FLAG, host: {kind: 'string'}, 'all-hosts': {kind: 'boolean'}})
+    if (!parsed || parsed.positionals.length > 0 || (parsed.flags.host !== undefined && parsed.flags['all-hosts'] !== undefined)) return undefined
+    return endpoints(parsed)
+  }
+  if (command === 'logs') {
+    const parsed = parse(rest, {manifest: MANIFEST, tail: {kind: 'integer', char: 'n', aliases: ['lines']}, since: {kind: 'string'}, timestamps: {kind: 'boolean', char: 't'}})
+    return parsed && logs(parsed)
+  }
+  return undefined
+}
+
+function version(): number {
+  const {version: qmVersion} = JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as {version: string}
+  // oclif's user agent, as `qm --version` has always printed it.
+  process.stdout.write(`qm/${qmVersion} ${process.platform}-${process.arch} node-${process.version}\n`)
+  return 0
+}
+
+async function status({flags, positionals}: Parsed): Promise<number | undefined> {
+  const manifestFile = locate(flags)
+  if (manifestFile === undefined) return undefined
+  const [{ControlClient}, {daemonPaths}] = await Promise.all([import('../control/client.js'), import('../control/paths.js')])
+  const socket = daemonPaths(join(dirname(manifestFile), STATE_DIR_NAME)).socket
+  const client = await ControlClient.connect(socket).catch(() => undefined)
+  // No daemon: the status comes from the records, which needs the manifest; oclif's path does that.
+  if (!client) return undefined
+  const json = flags.json === true
+  return report(json, async () => {
+    try {
+      const reply = await client.request('status', {names: positionals})
+      const {showStatus} = await import('./read-commands.js')
+      return await showStatus(reply, io(json))
+    } finally {
+      client.close()
+    }
+  })
+}
+
+async function endpoints({flags}: Parsed): Promise<number | undefined> {
+  const json = flags.json === true
+  return report(json, async () => {
+    const [manifest, {showEndpoints}] = await Promise.all([load(flags), import('./read-commands.js')])
+    return showEndpoints(manifest, {...(typeof flags.host === 'string' ? {host: flags.host} : {}), allHosts: flags['all-hosts'] === true}, io(json))
+  })
+}
+
+async function logs({flags, positionals}: Parsed): Promise<number | undefined> {
+  return report(false, async () => {
+    const [manifest, {showRecentLogs}] = await Promise.all([load(flags), import('./read-commands.js')])
+    const options = {names: positionals, tail: typeof flags.tail === 'number' ? flags.tail : 50, timestamps: flags.timestamps === true, ...(typeof flags.since === 'string' ? {since: flags.since} : {})}
+    await showRecentLogs(manifest, options, io(false))
+    return {result: undefined, exitCode: 0}
+  })
+}
+
+function io(json: boolean): CommandIo {
+  return {out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`), json}
+}
+
+/** Runs a body; prints its result for --json, or its refusal as QmCommand does; the exit code. */
+async function report<T>(json: boolean, body: () => Promise<Outcome<T>>): Promise<number> {
+  try {
+    const {result, exitCode} = await body()
+    if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
+    return exitCode
+  } catch (error) {
+    if (!(error instanceof QmError)) throw error
+    const {writeError} = await import('../ui/error-report.js')
+    writeError(error, json)
+    return error.exitCode
+  }
+}
+
+/** The manifest file the flags and the environment name, or undefined when finding it fails (oclif's path then says why). */
+function locate(flags: Parsed['flags']): string | undefined {
+  try {
+    return findManifest({...(typeof flags.manifest === 'string' ? {flag: flags.manifest} : {}), env: process.env, cwd: process.cwd()})
+  } catch {
+    return undefined
+  }
+}
+
+async function load(flags: Parsed['flags']) {
+  const {loadManifest} = await import('../manifest/load.js')
+  return loadManifest({...(typeof flags.manifest === 'string' ? {flag: flags.manifest} : {}), env: process.env, cwd: process.cwd()})
+}
+
+/**
+ * The flags of one command, strictly: a flag it does not know, one given twice, a value
+ * missing or of the wrong form, `--`, or help all mean "not here", and oclif parses the
+ * line and says what is wrong in its own words.
+ */
+function parse(args: readonly string[], specs: Record<string, FlagSpec>): Parsed | undefined {
+  const flags: Parsed['flags'] = {}
+  const positionals: string[] = []
+  const byChar = new Map(Object.entries(specs).flatMap(([name, spec]) => (spec.char ? [[spec.char, name] as const] : [])))
+  const byAlias = new Map(Object.entries(specs).flatMap(([name, spec]) => [[name, name] as const, ...(spec.aliases ?? []).map((alias) => [alias, name] as const)]))
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (!arg.startsWith('-')) {
+      positionals.push(arg)
+      continue
+    }
+    const long = /^--([a-z][a-z-]*)(?:=(.*))?$/.exec(arg)
+    const short = /^-([a-zA-Z])$/.exec(arg)
+    const name = long ? byAlias.get(long[1]!) : short ? byChar.get(short[1]!) : undefined
+    if (name === undefined || name in flags) return undefined
+    const spec = specs[name]!
+    const inline = long?.[2]
+    if (spec.kind === 'boolean') {
+      if (inline !== undefined) return undefined
+      flags[name] = true
+      continue
+    }
+    const value = inline ?? args[++i]
+    if (value === undefined || (inline === undefined && value.startsWith('-'))) return undefined
+    if (spec.kind === 'integer') {
+      if (!/^\d+$/.test(value)) return undefined
+      flags[name] = Number(value)
+    } else {
+      flags[name] = value
+    }
+  }
+  return {flags, positionals}
+}

@@ -1,0 +1,84 @@
+// The read commands typed all day run without oclif when their command line is plain, and
+// print exactly what oclif's path prints: the same bodies, the same errors, the same exit
+// codes. Anything else (help, a misspelt flag, no daemon for a status) goes to oclif.
+import {existsSync, readFileSync} from 'node:fs'
+import {createRequire} from 'node:module'
+import {join} from 'node:path'
+import {execa} from 'execa'
+import {beforeAll, describe, expect, it} from 'vitest'
+import {FIXTURES, makeProject, service, type Project} from '../helpers/project.js'
+import {QM_BIN, runQm, type QmResult} from '../helpers/run-qm.js'
+import {REPO} from '../helpers/services.js'
+import {tempDir} from '../helpers/temp-dir.js'
+
+/** The command through bin/run.js, with the list of every module it loaded. */
+async function qmRecording(project: Project, args: string[]): Promise<QmResult & {loaded: string[]}> {
+  const file = join(tempDir('qm-imports-'), 'imports.txt')
+  const result = await runQm(args, {cwd: project.dir, env: {NODE_OPTIONS: `--import ${join(FIXTURES, 'record-imports.mjs')}`, QM_TEST_IMPORTS_FILE: file}})
+  return {...result, loaded: existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []}
+}
+
+/** The same command through oclif's own entry, as every command ran before the fast path. */
+async function qmThroughOclif(project: Project, args: string[]): Promise<QmResult> {
+  const script = `const {execute} = await import(${JSON.stringify(OCLIF_ENTRY)}); const {normalizeArgv} = await import(${JSON.stringify(join(REPO, 'dist/cli/argv.js'))}); await execute({dir: ${JSON.stringify(`file://${QM_BIN}`)}, args: normalizeArgv(${JSON.stringify(args)})})`
+  const result = await execa(process.execPath, ['--input-type=module', '-e', script], {cwd: project.dir, env: {NO_COLOR: '1', OCLIF_DISABLE_ENGINE_WARNING: '1'}, reject: false, stdin: 'ignore'})
+  return {exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr)}
+}
+
+const OCLIF_ENTRY = createRequire(import.meta.url).resolve('@oclif/core')
+
+const usesOclif = (loaded: string[]) => loaded.some((url) => url.includes('/@oclif/core/'))
+
+const PLAIN_FORMS = [
+  ['status'],
+  ['status', '--json'],
+  ['ps', 'alpha'],
+  ['status', 'nobody'],
+  ['status', 'nobody', '--json'],
+  ['--version'],
+  ['version'],
+  ['endpoints'],
+  ['endpoints', '--json'],
+  ['logs', '-n', '2', 'beta'],
+  ['logs', '--tail=1'],
+  ['logs', 'nobody'],
+]
+const OCLIF_FORMS = [['status', '--hepl'], ['status', '-h'], ['logs', '-n', 'many'], ['endpoints', '--host', 'a', '--all-hosts'], ['validate']]
+
+// Uptime, CPU, memory and probe latency move between two runs (and with them the columns'
+// widths); the rest is the same text.
+const withoutFigures = (text: string) => text.replace(/\d+(\.\d+)?(ms|s|m|h|d|%|[KMG]i?B?)?/g, 'N').replace(/ +/g, ' ')
+const steady = (result: QmResult) => ({exitCode: result.exitCode, stdout: withoutFigures(result.stdout), stderr: withoutFigures(result.stderr)})
+
+describe('the read commands without oclif', () => {
+  it('print what oclif prints for every plain form, with a daemon running, and never load oclif', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'health-server.mjs') + service('beta', 'chatty-server.mjs'))
+    expect((await project.qm('start')).exitCode).toBe(0)
+    for (const args of PLAIN_FORMS) {
+      const fast = await qmRecording(project, args)
+      const oclif = await qmThroughOclif(project, args)
+      expect(usesOclif(fast.loaded), `qm ${args.join(' ')} loaded oclif`).toBe(false)
+      expect(steady(fast), `qm ${args.join(' ')}`).toEqual(steady(oclif))
+    }
+    // Each form of each kind was seen: a status table, JSON, a refusal, a version, rows, log lines.
+    const status = await qmRecording(project, ['status'])
+    expect(status.stdout).toMatch(/^NAME +STATE/)
+    expect((await qmRecording(project, ['status', 'nobody'])).stderr).toContain('error unknown service "nobody"')
+  })
+
+  it('leaves every other form to oclif, which says what is wrong or does it', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'health-server.mjs'))
+    for (const args of OCLIF_FORMS) expect(usesOclif((await qmRecording(project, args)).loaded), `qm ${args.join(' ')}`).toBe(true)
+  })
+
+  it('answers a status with no daemon through oclif, from the records', async () => {
+    const idle = await makeProject()
+    idle.writeManifest(service('alpha', 'health-server.mjs'))
+    const run = await qmRecording(idle, ['status'])
+    expect(usesOclif(run.loaded)).toBe(true)
+    expect(run.exitCode).toBe(3)
+    expect(run.stdout).toContain('no qm daemon runs for this manifest')
+  })
+})
