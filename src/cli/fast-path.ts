@@ -1,9 +1,11 @@
-// The read commands without oclif. Loading oclif and its configuration costs more than
-// the rest of `qm status` together (about 100 of its ms, measured with `npm run bench`),
-// so bin/run.js hands the command line here first. This path takes only the plain forms
-// (`qm status [NAME…] [--json]`, `qm --version`, `qm endpoints`, `qm logs -n N` without
-// -f) and reads nothing it does not need: a status with a daemon running needs the
-// manifest's location and the socket, not a parsed manifest, because the daemon holds it.
+// The commands typed all day, without oclif. Loading oclif and its configuration costs
+// more than the rest of `qm status` together (about 100 of its ms, measured with `npm run
+// bench`), so bin/run.js hands the command line here first. This path takes only the
+// plain forms (`qm status|start|stop|restart [NAME…] [--json]`, `qm --version`,
+// `qm endpoints`, `qm logs -n N` without -f) and reads nothing it does not need: with a
+// daemon running, status, start, stop and restart need the manifest's location and the
+// socket, not a parsed manifest, because the daemon holds it (and a start has it read the
+// file again).
 // Anything else (help, a misspelt flag, --watch, no daemon for a status) returns
 // undefined, and oclif runs the command as always, with the same bodies
 // (read-commands.ts), so both paths print the same.
@@ -35,6 +37,10 @@ export async function runFastPath(argv: readonly string[]): Promise<number | und
     const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}, json: JSON_FLAG})
     return parsed && status(parsed)
   }
+  if (command === 'start' || command === 'stop' || command === 'restart') {
+    const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}, json: JSON_FLAG})
+    return parsed && change(command, parsed)
+  }
   if (command === 'endpoints') {
     const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}, json: JSON_FLAG, host: {kind: 'string'}, 'all-hosts': {kind: 'boolean'}})
     if (!parsed || parsed.positionals.length > 0 || (parsed.flags.host !== undefined && parsed.flags['all-hosts'] !== undefined)) return undefined
@@ -54,12 +60,16 @@ function version(): number {
   return 0
 }
 
-async function status({flags, positionals}: Parsed): Promise<number | undefined> {
+/** The manifest's daemon, or undefined when none answers (or the manifest cannot be found): oclif's path handles those. */
+async function connectDaemon(flags: Parsed['flags']) {
   const manifestFile = locate(flags)
   if (manifestFile === undefined) return undefined
   const [{ControlClient}, {daemonPaths}] = await Promise.all([import('../control/client.js'), import('../control/paths.js')])
-  const socket = daemonPaths(join(dirname(manifestFile), STATE_DIR_NAME)).socket
-  const client = await ControlClient.connect(socket).catch(() => undefined)
+  return ControlClient.connect(daemonPaths(join(dirname(manifestFile), STATE_DIR_NAME)).socket).catch(() => undefined)
+}
+
+async function status({flags, positionals}: Parsed): Promise<number | undefined> {
+  const client = await connectDaemon(flags)
   // No daemon: the status comes from the records, which needs the manifest; oclif's path does that.
   if (!client) return undefined
   const json = flags.json === true
@@ -68,6 +78,28 @@ async function status({flags, positionals}: Parsed): Promise<number | undefined>
       const reply = await client.request('status', {names: positionals})
       const {showStatus} = await import('./read-commands.js')
       return await showStatus(reply, io(json))
+    } finally {
+      client.close()
+    }
+  })
+}
+
+/**
+ * start, stop and restart with a daemon running: it holds the manifest, and a start has it
+ * read the file again. With none, oclif's path starts one (or says there is nothing to stop).
+ */
+async function change(verb: 'start' | 'stop' | 'restart', {flags, positionals}: Parsed): Promise<number | undefined> {
+  const client = await connectDaemon(flags)
+  if (!client) return undefined
+  const json = flags.json === true
+  const changeIo = {...io(json), diag: (text: string) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`)}
+  return report(json, async () => {
+    try {
+      const bodies = await import('./change-commands.js')
+      const names = {names: positionals}
+      if (verb === 'start') return await bodies.showStart(async (onEvent) => ({daemonStarted: false, ...(await client.request('start', names, onEvent))}), changeIo)
+      if (verb === 'stop') return await bodies.showStop((onEvent) => client.request('stop', names, onEvent), changeIo)
+      return await bodies.showRestart((onEvent) => client.request('restart', names, onEvent), changeIo)
     } finally {
       client.close()
     }

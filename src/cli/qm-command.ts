@@ -5,6 +5,7 @@ import {closest} from '../closest-word.js'
 import {ExitCode, QmError, UsageError} from '../errors.js'
 import {loadManifest} from '../manifest/load.js'
 import type {Manifest} from '../manifest/types.js'
+import type {ChangeIo} from './change-commands.js'
 import type {CommandIo} from './read-commands.js'
 import {writeError} from '../ui/error-report.js'
 
@@ -45,6 +46,10 @@ export abstract class QmCommand extends Command {
   /** Where a body shared with the fast path (read-commands.ts) prints. */
   protected io(): CommandIo {
     return {out: (text) => this.out(text), json: this.jsonEnabled()}
+  }
+
+  protected changeIo(): ChangeIo {
+    return {...this.io(), diag: (text) => this.diag(text)}
   }
 
   /** For results that are not errors but still fail the check (exit 3 for status and health). */

@@ -4,11 +4,8 @@ import {readFileSync} from 'node:fs'
 import {ManifestError} from '../errors.js'
 import {manifestStamp, readCachedManifest, recordingEnv, writeCachedManifest} from './cache.js'
 import {findManifest, type FindManifestOptions} from './find.js'
-import {interpolate} from './interpolate.js'
-import {resolveManifest, type RawManifest} from './resolve.js'
-import {ManifestSource} from './source.js'
+import type {RawManifest} from './resolve.js'
 import type {Manifest} from './types.js'
-import {validateAgainstSchema} from './validate.js'
 
 export interface LoadOptions extends FindManifestOptions {
   /** false: parse and validate the file even when an unchanged copy is cached (qm validate, the daemon). */
@@ -51,6 +48,13 @@ export async function loadOptionalManifest(options: FindManifestOptions): Promis
 }
 
 export async function parseManifestText(file: string, text: string, {env, cwd}: Pick<FindManifestOptions, 'env' | 'cwd'>): Promise<Manifest> {
+  // The YAML parser and the validator load only when the file is read, not for a cached copy.
+  const [{ManifestSource}, {interpolate}, {validateAgainstSchema}, {resolveManifest}] = await Promise.all([
+    import('./source.js'),
+    import('./interpolate.js'),
+    import('./validate.js'),
+    import('./resolve.js'),
+  ])
   const source = ManifestSource.parse(file, text, cwd)
   interpolate(source, env)
   const raw: unknown = source.doc.toJS()

@@ -34,7 +34,6 @@ const PACKAGES_ONLY_IN: Record<string, readonly string[]> = {
   '@oclif/core': ['commands', 'cli'],
   chalk: ['ui'],
   listr2: ['ui'],
-  'cli-table3': ['ui'],
 }
 const MAY_PRINT = new Set(['commands', 'cli', 'ui'])
 const PROCESS_ENTRIES = new Set(['daemon/daemon-main.ts'])
@@ -117,7 +116,7 @@ describe('the import rules of ARCHITECTURE.md', () => {
     expect(broken).toEqual([])
   })
 
-  it('keeps oclif, chalk, listr2 and cli-table3 in the parts that may know a terminal', () => {
+  it('keeps oclif, chalk and listr2 in the parts that may know a terminal', () => {
     const broken = imports.flatMap((imp) => {
       const only = PACKAGES_ONLY_IN[imp.spec]
       return only && !only.includes(imp.part) ? [`${imp.file} imports ${imp.spec}`] : []

@@ -1,6 +1,7 @@
-// The read commands typed all day run without oclif when their command line is plain, and
-// print exactly what oclif's path prints: the same bodies, the same errors, the same exit
-// codes. Anything else (help, a misspelt flag, no daemon for a status) goes to oclif.
+// The commands typed all day run without oclif when their command line is plain (and, for
+// status, start, stop and restart, a daemon runs), and print exactly what oclif's path
+// prints: the same bodies, the same errors, the same exit codes. Anything else (help, a
+// misspelt flag, no daemon) goes to oclif.
 import {existsSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
@@ -43,14 +44,14 @@ const PLAIN_FORMS = [
   ['logs', '--tail=1'],
   ['logs', 'nobody'],
 ]
-const OCLIF_FORMS = [['status', '--hepl'], ['status', '-h'], ['logs', '-n', 'many'], ['endpoints', '--host', 'a', '--all-hosts'], ['validate']]
+const OCLIF_FORMS = [['status', '--hepl'], ['status', '-h'], ['logs', '-n', 'many'], ['endpoints', '--host', 'a', '--all-hosts'], ['validate'], ['stop', '--all']]
 
 // Uptime, CPU, memory and probe latency move between two runs (and with them the columns'
 // widths); the rest is the same text.
 const withoutFigures = (text: string) => text.replace(/\d+(\.\d+)?(ms|s|m|h|d|%|[KMG]i?B?)?/g, 'N').replace(/ +/g, ' ')
 const steady = (result: QmResult) => ({exitCode: result.exitCode, stdout: withoutFigures(result.stdout), stderr: withoutFigures(result.stderr)})
 
-describe('the read commands without oclif', () => {
+describe('the commands typed all day, without oclif', () => {
   it('print what oclif prints for every plain form, with a daemon running, and never load oclif', async () => {
     const project = await makeProject()
     project.writeManifest(service('alpha', 'health-server.mjs') + service('beta', 'chatty-server.mjs'))
@@ -59,6 +60,16 @@ describe('the read commands without oclif', () => {
       const fast = await qmRecording(project, args)
       const oclif = await qmThroughOclif(project, args)
       expect(usesOclif(fast.loaded), `qm ${args.join(' ')} loaded oclif`).toBe(false)
+      expect(steady(fast), `qm ${args.join(' ')}`).toEqual(steady(oclif))
+    }
+    // The changes, each run in the same state both ways: restart from running, stop from
+    // running, start from stopped.
+    for (const args of [['restart', 'alpha'], ['stop', 'beta'], ['start', 'beta'], ['stop', 'beta', '--json'], ['start', 'beta', '--json'], ['restart', 'nobody']]) {
+      const fast = await qmRecording(project, args)
+      expect(usesOclif(fast.loaded), `qm ${args.join(' ')} loaded oclif`).toBe(false)
+      if (args[0] === 'stop') await project.qm('start', 'beta')
+      if (args[0] === 'start') await project.qm('stop', 'beta')
+      const oclif = await qmThroughOclif(project, args)
       expect(steady(fast), `qm ${args.join(' ')}`).toEqual(steady(oclif))
     }
     // Each form of each kind was seen: a status table, JSON, a refusal, a version, rows, log lines.
@@ -73,12 +84,17 @@ describe('the read commands without oclif', () => {
     for (const args of OCLIF_FORMS) expect(usesOclif((await qmRecording(project, args)).loaded), `qm ${args.join(' ')}`).toBe(true)
   })
 
-  it('answers a status with no daemon through oclif, from the records', async () => {
+  it('answers a status, stop or restart with no daemon through oclif, and starts one for a start', async () => {
     const idle = await makeProject()
     idle.writeManifest(service('alpha', 'health-server.mjs'))
-    const run = await qmRecording(idle, ['status'])
-    expect(usesOclif(run.loaded)).toBe(true)
-    expect(run.exitCode).toBe(3)
-    expect(run.stdout).toContain('no qm daemon runs for this manifest')
+    const status = await qmRecording(idle, ['status'])
+    expect(usesOclif(status.loaded)).toBe(true)
+    expect(status.exitCode).toBe(3)
+    expect(status.stdout).toContain('no qm daemon runs for this manifest')
+    const stop = await qmRecording(idle, ['stop'])
+    expect([usesOclif(stop.loaded), stop.exitCode, stop.stderr]).toEqual([true, 0, 'no qm daemon runs for this manifest: nothing to stop'])
+    const start = await qmRecording(idle, ['start'])
+    expect([usesOclif(start.loaded), start.exitCode]).toEqual([true, 0])
+    expect(idle.daemonPid()).toBeDefined()
   })
 })

@@ -1,0 +1,222 @@
+#!/usr/bin/env node
+// qm beside PM2 and supervisord on the same job, in one run: N services written to the
+// guide (Python, mTLS, no health service), each supervisor started, asked, killed into and
+// stopped by its own commands, in turns, R rounds, medians. The floor is the same services
+// spawned and stopped by the harness itself. A supervisor that is not installed is skipped
+// with a line saying so. `npm run bench` builds first; then
+//   node bench/peers.js [--rounds 3] [--services 40] [--kills 5] [--status-runs 5]
+//                       [--first-port 60100] [--only qm,PM2,supervisord] [--json]
+// Progress goes to stderr, the table (or JSON) to stdout.
+import {spawn} from 'node:child_process'
+import {parseArgs} from 'node:util'
+import {GuideJob} from './lib/guide-services.js'
+import {isAlive, killGroup, residentBytes, sleep, waitFor} from './lib/processes.js'
+import {machine} from './lib/report.js'
+import {summarize} from './lib/stats.js'
+import {pm2, qm, run, supervisord} from './lib/supervisors.js'
+
+const options = parseArgs({
+  options: {
+    rounds: {type: 'string', default: '3'},
+    services: {type: 'string', default: '40'},
+    kills: {type: 'string', default: '5'},
+    'status-runs': {type: 'string', default: '5'},
+    'first-port': {type: 'string', default: '60100'},
+    only: {type: 'string'},
+    json: {type: 'boolean', default: false},
+  },
+}).values
+const count = (name) => {
+  const value = Number(options[name])
+  if (!Number.isInteger(value) || value < 1) {
+    process.stderr.write(`--${name} must be a whole number of at least 1, got ${options[name]}\n`)
+    process.exit(2)
+  }
+  return value
+}
+const ROUNDS = count('rounds')
+const N = count('services')
+const KILLS = count('kills')
+const STATUS_RUNS = count('status-runs')
+const FIRST_PORT = count('first-port')
+const MIB = 1024 * 1024
+
+const startedMs = performance.now()
+const progress = (line) => process.stderr.write(`[${((performance.now() - startedMs) / 1000).toFixed(1).padStart(6)}s] ${line}\n`)
+
+// samples[figure][column] = [values]
+const samples = {}
+const add = (figure, column, value) => ((samples[figure] ??= {})[column] ??= []).push(value)
+
+const missingJob = GuideJob.missing()
+if (missingJob) {
+  process.stderr.write(`cannot run the guide services: ${missingJob}\n`)
+  process.exit(1)
+}
+const job = new GuideJob({services: N, firstPort: FIRST_PORT})
+const cleanup = () => job.cleanup()
+process.on('SIGINT', () => {
+  cleanup()
+  process.exit(130)
+})
+
+try {
+  await job.create()
+  const wanted = options.only ? new Set(options.only.split(',')) : undefined
+  const supervisors = []
+  const skipped = []
+  for (const make of [qm, pm2, supervisord]) {
+    const supervisor = make(job)
+    if (wanted && !wanted.has(supervisor.name)) continue
+    const missing = supervisor.missing()
+    if (missing) {
+      skipped.push(`${supervisor.name} skipped: ${missing}`)
+      progress(`${supervisor.name} skipped: ${missing}`)
+      continue
+    }
+    supervisor.setup()
+    supervisors.push(supervisor)
+  }
+  for (let round = 1; round <= ROUNDS; round++) {
+    // Each round in another order, so no one always follows the same neighbour.
+    const order = [floor, ...supervisors]
+    for (let i = 0; i < round - 1; i++) order.push(order.shift())
+    for (const subject of order) {
+      progress(`round ${round}/${ROUNDS}: ${subject.name}`)
+      await job.quiet()
+      if (subject === floor) await measureFloor(round)
+      else await measureSupervisor(subject, round)
+    }
+  }
+  const table = report(supervisors.map((s) => s.name), skipped)
+  process.stdout.write(options.json ? `${JSON.stringify({machine: machine(), rounds: ROUNDS, services: N, samples}, null, 2)}\n` : `${table}\n`)
+} finally {
+  cleanup()
+}
+
+/** The harness alone, in the rounds' rotation like a supervisor. */
+function floor() {}
+
+/** The services spawned and stopped by the harness: what a supervisor could do at best. */
+async function measureFloor(round) {
+  let started = performance.now()
+  const children = job.ports.map((_, i) => spawnDirect(i))
+  add('warm', 'floor', await job.allAnswered(started))
+  started = performance.now()
+  for (const child of children) killGroup(child.pid, 'SIGTERM')
+  add('stopClosed', 'floor', await job.allClosed(started))
+  add('stopReturns', 'floor', performance.now() - started)
+  await waitFor(() => children.every((child) => !isAlive(child.pid)), {timeoutMs: 10_000, what: 'the floor services to exit'})
+  for (let k = 0; k < KILLS; k++) {
+    await job.quiet()
+    const port = (round * KILLS + k) % N
+    started = performance.now()
+    const child = spawnDirect(port)
+    add('respawn', 'floor', await job.answered(job.ports[port], started))
+    killGroup(child.pid)
+    await job.allClosed(performance.now())
+  }
+}
+
+function spawnDirect(i) {
+  const [executable, ...args] = job.argv(i)
+  const child = spawn(executable, args, {cwd: job.dir, env: job.env, detached: true, stdio: 'ignore'})
+  child.on('error', () => {})
+  return child
+}
+
+async function measureSupervisor(supervisor, round) {
+  const column = supervisor.name
+  await supervisor.down()
+  await job.quiet()
+  // Cold: no daemon yet.
+  let started = performance.now()
+  let [returned, healthy] = await Promise.all([supervisor.start().then(() => performance.now() - started), job.allAnswered(started)])
+  add('cold', column, healthy)
+  await sleep(1500)
+  add('memory', column, residentBytes(supervisor.daemonPid()))
+  for (let k = 0; k < STATUS_RUNS; k++) {
+    // The floor of a command: Node starting and ending, beside each status, on the same load.
+    add('status', 'floor', (await run([process.execPath, '-e', '0'], {env: job.env, cwd: job.dir})).ms)
+    add('status', column, (await supervisor.status(false)).ms)
+    add('statusJson', column, (await supervisor.status(true)).ms)
+    if (supervisor.name === 'qm') {
+      const qmRun = async (args) => (await run([process.execPath, new URL('../bin/run.js', import.meta.url).pathname, ...args], {env: job.env, cwd: `${job.dir}/qm`})).ms
+      add('version', column, await qmRun(['--version']))
+      add('endpoints', column, await qmRun(['endpoints']))
+      add('logs', column, await qmRun(['logs', '-n', '5', job.names[0]]))
+    }
+  }
+  for (let k = 0; k < KILLS; k++) {
+    const i = (round * KILLS + k) % N
+    const pid = await supervisor.servicePid(i)
+    started = performance.now()
+    process.kill(pid, 'SIGKILL')
+    await waitFor(() => !isAlive(pid), {timeoutMs: 5000, pauseMs: 1, what: `pid ${pid} to end`})
+    job.channels.drop({host: '127.0.0.1', port: job.ports[i], certs: job.certs})
+    add('respawn', column, await job.answered(job.ports[i], started))
+    await sleep(300)
+  }
+  started = performance.now()
+  let closed
+  ;[returned, closed] = await Promise.all([supervisor.stop().then(() => performance.now() - started), job.allClosed(started)])
+  add('stopClosed', column, closed)
+  add('stopReturns', column, returned)
+  await job.quiet()
+  // Warm: the daemon runs, every service is stopped.
+  started = performance.now()
+  ;[returned, healthy] = await Promise.all([supervisor.start().then(() => performance.now() - started), job.allAnswered(started)])
+  add('warm', column, healthy)
+  add('startReturns', column, returned)
+  add('startLag', column, returned - healthy)
+  await sleep(1500)
+  add('memory', column, residentBytes(supervisor.daemonPid()))
+  await supervisor.stop()
+  await supervisor.down()
+}
+
+function median(figure, column) {
+  return summarize(samples[figure]?.[column] ?? []).median
+}
+
+function report(names, skipped) {
+  const columns = ['floor', ...names]
+  const peers = names.filter((name) => name !== 'qm')
+  const rows = [
+    ['warm', `warm start → all ${N} answer`, 'ms', () => ({text: '≤ best peer', limit: Math.min(...peers.map((p) => median('warm', p)))})],
+    ['startReturns', 'start command returns', 'ms'],
+    ['startLag', '  returns − last answer (qm: after it)', 'ms', () => ({text: '≤ 50 ms', limit: 50})],
+    ['cold', `cold start (no daemon) → all ${N} answer`, 'ms', () => ({text: '≤ best peer', limit: Math.min(...peers.map((p) => median('cold', p)))})],
+    ['respawn', `kill -9 one → a new process answers (${KILLS} × ${ROUNDS})`, 'ms', () => ({text: '≤ floor + 10 ms and ≤ PM2', limit: Math.min(median('respawn', 'floor') + 10, median('respawn', 'PM2') || Infinity)})],
+    ['status', `status command, ${N} running (floor: node -e 0)`, 'ms', () => ({text: '≤ supervisorctl and ≤ 2× node', limit: Math.min(median('status', 'supervisord') || Infinity, 2 * median('status', 'floor'))})],
+    ['statusJson', '  status as JSON (qm --json, PM2 jlist)', 'ms', () => ({text: '≤ supervisorctl and ≤ 2× node', limit: Math.min(median('status', 'supervisord') || Infinity, 2 * median('status', 'floor'))})],
+    ['version', '  qm --version', 'ms', () => ({text: '≤ 2× node', limit: 2 * median('status', 'floor')})],
+    ['endpoints', `  qm endpoints (${N} rows)`, 'ms', () => ({text: '≤ supervisorctl and ≤ 2× node', limit: Math.min(median('status', 'supervisord') || Infinity, 2 * median('status', 'floor'))})],
+    ['logs', '  qm logs -n 5 NAME', 'ms', () => ({text: '≤ supervisorctl and ≤ 2× node', limit: Math.min(median('status', 'supervisord') || Infinity, 2 * median('status', 'floor'))})],
+    ['memory', `daemon resident memory, ${N} running`, 'bytes', () => ({text: '≤ 0.8× PM2', limit: 0.8 * median('memory', 'PM2')})],
+    ['stopClosed', `stop all → all ${N} ports closed`, 'ms', () => ({text: '≤ supervisord', limit: median('stopClosed', 'supervisord')})],
+    ['stopReturns', 'stop command returns', 'ms', () => ({text: '≤ ports closed + 50 ms', limit: median('stopClosed', 'qm') + 50})],
+  ]
+  const format = (value, unit) => (!Number.isFinite(value) ? '–' : unit === 'bytes' ? `${(value / MIB).toFixed(1)} MiB` : value >= 1000 || value <= -1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`)
+  const cells = rows.map(([id, label, unit, aim]) => {
+    const values = columns.map((column) => median(id, column))
+    const qmValue = median(id, 'qm')
+    const bestPeer = Math.min(...peers.map((p) => median(id, p)).filter(Number.isFinite))
+    const limit = aim && names.includes('qm') ? aim() : undefined
+    const verdict = limit && Number.isFinite(limit.limit) && Number.isFinite(qmValue) ? `${limit.text}: ${qmValue <= limit.limit ? 'met' : 'MISSED'}` : ''
+    const ratio = Number.isFinite(qmValue) && Number.isFinite(bestPeer) && bestPeer > 0 && id !== 'startLag' ? `${(qmValue / bestPeer).toFixed(2)}×` : ''
+    return [label, ...values.map((v) => format(v, unit)), ratio, verdict]
+  })
+  const header = ['figure', ...columns, 'qm ÷ best peer', 'aim']
+  const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i].length)))
+  const line = (values) => values.map((value, i) => (i === 0 || i === values.length - 1 ? value.padEnd(widths[i]) : value.padStart(widths[i]))).join('  ').trimEnd()
+  const m = machine()
+  return [
+    `${N} guide services (Python, mTLS, Call probe), ${ROUNDS} rounds in turns, medians; ${m.nproc} cores, ${m.cpu}, node ${m.node}, load ${m.loadAverage.join(' ')}`,
+    ...skipped,
+    '',
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...cells.map(line),
+  ].join('\n')
+}
