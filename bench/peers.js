@@ -5,7 +5,7 @@
 // spawned and stopped by the harness itself. A supervisor that is not installed is skipped
 // with a line saying so. `npm run bench` builds first; then
 //   node bench/peers.js [--rounds 3] [--services 40] [--kills 5] [--status-runs 5]
-//                       [--first-port 60100] [--only qm,PM2,supervisord] [--json]
+//                       [--first-port 65400] [--only qm,PM2,supervisord] [--json]
 // Progress goes to stderr, the table (or JSON) to stdout.
 import {spawn} from 'node:child_process'
 import {parseArgs} from 'node:util'
@@ -21,7 +21,10 @@ const options = parseArgs({
     services: {type: 'string', default: '40'},
     kills: {type: 'string', default: '5'},
     'status-runs': {type: 'string', default: '5'},
-    'first-port': {type: 'string', default: '60100'},
+    // Above Linux's ephemeral range (32768–60999) and the tests' blocks (61000–65399): in
+    // that range any outgoing connection, the harness's own probes included, can take a
+    // service's port as its source port, and the service then cannot bind it.
+    'first-port': {type: 'string', default: '65400'},
     only: {type: 'string'},
     json: {type: 'boolean', default: false},
   },

@@ -2,6 +2,7 @@
 //   node dist/daemon/daemon-main.js /path/to/services.yaml
 // A second daemon for the same manifest finds the lock taken and leaves quietly.
 import {QmError} from '../errors.js'
+import {manifestStamp} from '../manifest/cache.js'
 import {loadManifest} from '../manifest/load.js'
 import {Daemon, DaemonBusyError} from './daemon.js'
 import {DAEMON_REFUSED} from '../control/paths.js'
@@ -9,10 +10,12 @@ import {DAEMON_REFUSED} from '../control/paths.js'
 const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
 
 async function main(manifestFile: string): Promise<void> {
+  // Taken before the file is read: a change while it is read shows at the next start.
+  const readStamp = manifestStamp(manifestFile)
   const manifest = await loadManifest({flag: manifestFile, env: process.env, cwd: process.cwd(), cached: false})
   let daemon: Daemon
   try {
-    daemon = await Daemon.open({manifest, log})
+    daemon = await Daemon.open({manifest, log, ...(readStamp === undefined ? {} : {readStamp})})
   } catch (error) {
     if (error instanceof DaemonBusyError) {
       log(`${error.message}; this one exits`)

@@ -5,6 +5,7 @@ import {rmSync, writeFileSync} from 'node:fs'
 import type {Server} from 'node:net'
 import {expiringCertificates} from '../certs/expiry.js'
 import {QmError} from '../errors.js'
+import {manifestStamp} from '../manifest/cache.js'
 import {loadManifest} from '../manifest/load.js'
 import type {Manifest} from '../manifest/types.js'
 import type {Plan, Transition} from '../supervisor/states.js'
@@ -23,6 +24,8 @@ export class DaemonBusyError extends QmError {
 
 export interface DaemonOptions {
   manifest: Manifest
+  /** The manifest file's identity when it was read (manifest/cache.ts), if known. */
+  readStamp?: string
   onTransition?: (transition: Transition) => void
   log: (line: string) => void
 }
@@ -33,6 +36,7 @@ export class Daemon {
   private readonly closed: Promise<void>
   private markClosed!: () => void
   private mutations: Promise<unknown> = Promise.resolve()
+  private readStamp: string | undefined
 
   private constructor(
     private manifest: Manifest,
@@ -65,6 +69,7 @@ export class Daemon {
       throw error
     }
     const daemon = new Daemon(manifest, supervisor, lock, log)
+    daemon.readStamp = options.readStamp
     const {adopted, gone} = await supervisor.adoptRecorded()
     if (adopted.length > 0) log(`adopted ${adopted.length} running service(s) from a previous daemon: ${adopted.join(', ')}`)
     if (gone.length > 0) log(`recorded but no longer running: ${gone.join(', ')}`)
@@ -131,8 +136,13 @@ export class Daemon {
     return run
   }
 
+  /** The file read again, unless it is the very file read last (the first start after the daemon's own start reads it once). */
   private async reloadManifest(startNew: boolean) {
-    this.manifest = await loadManifest({flag: this.manifest.file, env: process.env, cwd: this.manifest.dir, cached: false})
+    const stamp = manifestStamp(this.manifest.file)
+    if (stamp === undefined || stamp !== this.readStamp) {
+      this.manifest = await loadManifest({flag: this.manifest.file, env: process.env, cwd: this.manifest.dir, cached: false})
+      this.readStamp = stamp
+    }
     return this.supervisor.reload(this.manifest, {startNew})
   }
 
