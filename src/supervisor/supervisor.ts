@@ -3,6 +3,7 @@
 // edited manifest. Knows nothing of sockets or terminals; the daemon and `qm up` drive it.
 import {QmError} from '../errors.js'
 import {ProbeChannels} from '../health/probe.js'
+import {SpawnBatch} from './spawn-batch.js'
 import {ListenerSnapshots} from '../net/listener-snapshots.js'
 import {readSocketTable} from '../net/socket-table.js'
 import type {Manifest} from '../manifest/types.js'
@@ -58,6 +59,7 @@ export class Supervisor {
       bootMs: bootTimeMs(),
       warn,
       closing: () => this.closing,
+      spawns: new SpawnBatch(),
     }
     for (const instance of expandInstances(manifest.services)) this.runners.set(instance.name, new ServiceRunner(instance, this.context))
   }
@@ -108,24 +110,11 @@ export class Supervisor {
     const certificateChecks = new Map<string, Promise<unknown>>()
     for (const layer of layers) {
       const attempts: Promise<AttemptResult>[] = []
-      // One read of the socket table for the whole layer: each read costs several ms.
-      let shared: PrepareShared | undefined
-      // Ports are allocated one runner at a time, in manifest order, so NAME gets a lower
-      // port than NAME_2; the slow part, waiting for health, then runs in parallel.
-      for (const runner of layer) {
-        if (this.closing) break
-        const blocker = runner.instance.service.dependsOn.find((dependency) => failed.has(dependency))
-        if (blocker) {
-          attempts.push(Promise.resolve({name: runner.name, ok: false, state: runner.state, reason: `not started: ${blocker}, which it depends on, is not healthy`}))
-          continue
-        }
-        try {
-          shared ??= {sockets: readSocketTable(), certificateChecks}
-          if (!runner.isUp) await runner.prepare(shared)
-          attempts.push(runner.start('started by operator', {prepared: true}))
-        } catch (error) {
-          attempts.push(Promise.resolve(refusal(runner, error)))
-        }
+      this.context.spawns.open()
+      try {
+        await this.launchLayer(layer, failed, attempts, certificateChecks)
+      } finally {
+        this.context.spawns.close()
       }
       for (const result of await Promise.all(attempts)) {
         results.push(result)
@@ -134,6 +123,29 @@ export class Supervisor {
     }
     const wantedNames = new Set(wanted.map((instance) => instance.name))
     return results.filter((result) => wantedNames.has(result.name) || !result.ok)
+  }
+
+  /** Prepares and launches each runner of a layer, one after another; their attempts go into `attempts`. */
+  private async launchLayer(layer: readonly ServiceRunner[], failed: ReadonlySet<string>, attempts: Promise<AttemptResult>[], certificateChecks: Map<string, Promise<unknown>>): Promise<void> {
+    // One read of the socket table for the whole layer: each read costs several ms.
+    let shared: PrepareShared | undefined
+    // Ports are allocated one runner at a time, in manifest order, so NAME gets a lower
+    // port than NAME_2; the slow part, waiting for health, then runs in parallel.
+    for (const runner of layer) {
+      if (this.closing) break
+      const blocker = runner.instance.service.dependsOn.find((dependency) => failed.has(dependency))
+      if (blocker) {
+        attempts.push(Promise.resolve({name: runner.name, ok: false, state: runner.state, reason: `not started: ${blocker}, which it depends on, is not healthy`}))
+        continue
+      }
+      try {
+        shared ??= {sockets: readSocketTable(), certificateChecks}
+        if (!runner.isUp) await runner.prepare(shared)
+        attempts.push(runner.start('started by operator', {prepared: true}))
+      } catch (error) {
+        attempts.push(Promise.resolve(refusal(runner, error)))
+      }
+    }
   }
 
   /** Stops the named services (all when none) and, first, what depends on them. */
