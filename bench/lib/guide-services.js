@@ -20,15 +20,7 @@ export class GuideJob {
     this.names = Array.from({length: services}, (_, i) => `s${String(i + 1).padStart(2, '0')}`)
     this.ports = this.names.map((_, i) => firstPort + i)
     this.stubs = join(this.dir, 'stubs')
-    const certDir = join(this.dir, 'certs')
-    this.certs = {
-      dir: certDir,
-      ca: join(certDir, 'ca.crt'),
-      serverCert: join(certDir, 'server.crt'),
-      serverKey: join(certDir, 'server.key'),
-      clientCert: join(certDir, 'client.crt'),
-      clientKey: join(certDir, 'client.key'),
-    }
+    this.certDir = join(this.dir, 'certs')
     this.env = {...process.env, NO_COLOR: '1', PYTHONPATH: this.stubs, PYTHONDONTWRITEBYTECODE: '1'}
     delete this.env.QM_MANIFEST
   }
@@ -40,7 +32,8 @@ export class GuideJob {
   }
 
   async create() {
-    const {createCertificateSet, writeCertificateSet} = await import('../../dist/certs/issue.js')
+    const [{createCertificateSet, writeCertificateSet}, {certPaths}] = await Promise.all([import('../../dist/certs/issue.js'), import('../../dist/manifest/resolve.js')])
+    this.certs = certPaths(this.certDir)
     await writeCertificateSet(this.certs.dir, await createCertificateSet())
     mkdirSync(this.stubs)
     const protoc = spawnSync(PYTHON, ['-m', 'grpc_tools.protoc', '-I', join(REPO, 'proto'), `--python_out=${this.stubs}`, `--grpc_python_out=${this.stubs}`, join(REPO, 'proto/microservice.proto')], {encoding: 'utf8'})

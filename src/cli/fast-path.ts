@@ -13,7 +13,8 @@ import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import {QmError} from '../errors.js'
 import {STATE_DIR_NAME} from '../manifest/defaults.js'
-import {findManifest} from '../manifest/find.js'
+import type {ControlClient} from '../control/client.js'
+import {findManifest, type FindManifestOptions} from '../manifest/find.js'
 import {packagePath} from '../package-paths.js'
 import type {CommandIo, Outcome} from './read-commands.js'
 
@@ -28,21 +29,23 @@ type Parsed = {flags: Record<string, string | number | boolean>; positionals: st
 const STATUS_NAMES = new Set(['status', 'ps', 'ls', 'list'])
 const MANIFEST: FlagSpec = {kind: 'string'}
 const JSON_FLAG: FlagSpec = {kind: 'boolean'}
+/** The flags of status, start, stop and restart: -f is --manifest there (not on logs, where it follows). */
+const DAEMON_FLAGS: Record<string, FlagSpec> = {manifest: {...MANIFEST, char: 'f'}, json: JSON_FLAG}
 
 /** The exit code of a command run here, or undefined: oclif should run it. */
 export async function runFastPath(argv: readonly string[]): Promise<number | undefined> {
   const [command, ...rest] = argv
   if (command === '--version' && rest.length === 0) return version()
   if (command !== undefined && STATUS_NAMES.has(command)) {
-    const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}, json: JSON_FLAG})
-    return parsed && status(parsed)
+    const parsed = parse(rest, DAEMON_FLAGS)
+    return parsed && withDaemon(parsed, (client, json) => status(client, parsed.positionals, json))
   }
   if (command === 'start' || command === 'stop' || command === 'restart') {
-    const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}, json: JSON_FLAG})
-    return parsed && change(command, parsed)
+    const parsed = parse(rest, DAEMON_FLAGS)
+    return parsed && withDaemon(parsed, (client, json) => change(client, command, parsed.positionals, json))
   }
   if (command === 'endpoints') {
-    const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}, json: JSON_FLAG, host: {kind: 'string'}, 'all-hosts': {kind: 'boolean'}})
+    const parsed = parse(rest, {...DAEMON_FLAGS, host: {kind: 'string'}, 'all-hosts': {kind: 'boolean'}})
     if (!parsed || parsed.positionals.length > 0 || (parsed.flags.host !== undefined && parsed.flags['all-hosts'] !== undefined)) return undefined
     return endpoints(parsed)
   }
@@ -60,50 +63,40 @@ function version(): number {
   return 0
 }
 
-/** The manifest's daemon, or undefined when none answers (or the manifest cannot be found): oclif's path handles those. */
-async function connectDaemon(flags: Parsed['flags']) {
-  const manifestFile = locate(flags)
-  if (manifestFile === undefined) return undefined
-  const [{ControlClient}, {daemonPaths}] = await Promise.all([import('../control/client.js'), import('../control/paths.js')])
-  return ControlClient.connect(daemonPaths(join(dirname(manifestFile), STATE_DIR_NAME)).socket).catch(() => undefined)
-}
-
-async function status({flags, positionals}: Parsed): Promise<number | undefined> {
-  const client = await connectDaemon(flags)
-  // No daemon: the status comes from the records, which needs the manifest; oclif's path does that.
-  if (!client) return undefined
-  const json = flags.json === true
-  return report(json, async () => {
-    try {
-      const reply = await client.request('status', {names: positionals})
-      const {showStatus} = await import('./read-commands.js')
-      return await showStatus(reply, io(json))
-    } finally {
-      client.close()
-    }
-  })
-}
-
 /**
- * start, stop and restart with a daemon running: it holds the manifest, and a start has it
- * read the file again. With none, oclif's path starts one (or says there is nothing to stop).
+ * Runs a body against the manifest's daemon, or returns undefined when none answers (or the
+ * manifest cannot be found): oclif's path handles those, from the records or by starting one.
  */
-async function change(verb: 'start' | 'stop' | 'restart', {flags, positionals}: Parsed): Promise<number | undefined> {
-  const client = await connectDaemon(flags)
+async function withDaemon<T>(parsed: Parsed, body: (client: ControlClient, json: boolean) => Promise<Outcome<T>>): Promise<number | undefined> {
+  const manifestFile = locate(parsed.flags)
+  if (manifestFile === undefined) return undefined
+  const [{ControlClient: Client}, {daemonPaths}] = await Promise.all([import('../control/client.js'), import('../control/paths.js')])
+  const client = await Client.connect(daemonPaths(join(dirname(manifestFile), STATE_DIR_NAME)).socket).catch(() => undefined)
   if (!client) return undefined
-  const json = flags.json === true
-  const changeIo = {...io(json), diag: (text: string) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`)}
+  const json = parsed.flags.json === true
   return report(json, async () => {
     try {
-      const bodies = await import('./change-commands.js')
-      const names = {names: positionals}
-      if (verb === 'start') return await bodies.showStart(async (onEvent) => ({daemonStarted: false, ...(await client.request('start', names, onEvent))}), changeIo)
-      if (verb === 'stop') return await bodies.showStop((onEvent) => client.request('stop', names, onEvent), changeIo)
-      return await bodies.showRestart((onEvent) => client.request('restart', names, onEvent), changeIo)
+      return await body(client, json)
     } finally {
       client.close()
     }
   })
+}
+
+async function status(client: ControlClient, names: string[], json: boolean) {
+  const reply = await client.request('status', {names})
+  const {showStatus} = await import('./read-commands.js')
+  return showStatus(reply, io(json))
+}
+
+/** start, stop and restart: the daemon holds the manifest, and a start has it read the file again. */
+async function change(client: ControlClient, verb: 'start' | 'stop' | 'restart', names: string[], json: boolean) {
+  const bodies = await import('./change-commands.js')
+  const changeIo = {...io(json), diag: lineTo(process.stderr)}
+  const params = {names}
+  if (verb === 'start') return bodies.showStart(async (onEvent) => ({daemonStarted: false, ...(await client.request('start', params, onEvent))}), changeIo)
+  if (verb === 'stop') return bodies.showStop((onEvent) => client.request('stop', params, onEvent), changeIo)
+  return bodies.showRestart((onEvent) => client.request('restart', params, onEvent), changeIo)
 }
 
 async function endpoints({flags}: Parsed): Promise<number | undefined> {
@@ -124,7 +117,12 @@ async function logs({flags, positionals}: Parsed): Promise<number | undefined> {
 }
 
 function io(json: boolean): CommandIo {
-  return {out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`), json}
+  return {out: lineTo(process.stdout), json}
+}
+
+/** Prints as QmCommand's out and diag do: each text one or more whole lines. */
+function lineTo(stream: NodeJS.WriteStream): (text: string) => void {
+  return (text) => stream.write(text.endsWith('\n') ? text : `${text}\n`)
 }
 
 /** Runs a body; prints its result for --json, or its refusal as QmCommand does; the exit code. */
@@ -144,15 +142,19 @@ async function report<T>(json: boolean, body: () => Promise<Outcome<T>>): Promis
 /** The manifest file the flags and the environment name, or undefined when finding it fails (oclif's path then says why). */
 function locate(flags: Parsed['flags']): string | undefined {
   try {
-    return findManifest({...(typeof flags.manifest === 'string' ? {flag: flags.manifest} : {}), env: process.env, cwd: process.cwd()})
+    return findManifest(findOptions(flags))
   } catch {
     return undefined
   }
 }
 
+function findOptions(flags: Parsed['flags']): FindManifestOptions {
+  return {...(typeof flags.manifest === 'string' ? {flag: flags.manifest} : {}), env: process.env, cwd: process.cwd()}
+}
+
 async function load(flags: Parsed['flags']) {
   const {loadManifest} = await import('../manifest/load.js')
-  return loadManifest({...(typeof flags.manifest === 'string' ? {flag: flags.manifest} : {}), env: process.env, cwd: process.cwd()})
+  return loadManifest(findOptions(flags))
 }
 
 /**

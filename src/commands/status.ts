@@ -1,6 +1,7 @@
 import {Args, Flags} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
-import {QmClient, type StatusReport} from '../control/qm-client.js'
+import type {StatusResult} from '../control/contract.js'
+import {QmClient} from '../control/qm-client.js'
 import {showStatus, statusText} from '../cli/read-commands.js'
 
 export default class Status extends QmCommand {
@@ -16,7 +17,7 @@ export default class Status extends QmCommand {
     watch: Flags.boolean({char: 'w', description: 'redraw every second until Ctrl-C'}),
   }
 
-  async run(): Promise<StatusReport> {
+  async run(): Promise<StatusResult> {
     const {argv, flags} = await this.parse(Status)
     const manifest = await this.loadManifest(flags.manifest)
     const names = argv as string[]

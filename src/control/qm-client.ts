@@ -15,7 +15,6 @@ import {recordedStatus} from './offline-status.js'
 import {daemonPaths} from './paths.js'
 
 export type StartReport = Result<'start'> & {daemonStarted: boolean}
-export type StatusReport = StatusResult
 
 type ChangeMethod = 'stop' | 'restart' | 'reload'
 type OnEvent = (event: ContractEvent) => void
@@ -47,7 +46,7 @@ export class QmClient {
     return this.change('reload', [], onEvent)
   }
 
-  async status(names: string[]): Promise<StatusReport> {
+  async status(names: string[]): Promise<StatusResult> {
     const client = await connectToDaemon(this.manifest)
     return client ? once(client, (c) => c.request('status', {names})) : recordedStatus(this.manifest, names)
   }

@@ -36,13 +36,14 @@ export class Daemon {
   private readonly closed: Promise<void>
   private markClosed!: () => void
   private mutations: Promise<unknown> = Promise.resolve()
-  private readStamp: string | undefined
 
   private constructor(
     private manifest: Manifest,
     private readonly supervisor: Supervisor,
     private readonly lock: DaemonLock,
     private readonly log: (line: string) => void,
+    /** The manifest file's identity when it was last read. */
+    private readStamp: string | undefined,
   ) {
     this.closed = new Promise((resolve) => {
       this.markClosed = resolve
@@ -68,8 +69,7 @@ export class Daemon {
       lock.release()
       throw error
     }
-    const daemon = new Daemon(manifest, supervisor, lock, log)
-    daemon.readStamp = options.readStamp
+    const daemon = new Daemon(manifest, supervisor, lock, log, options.readStamp)
     const {adopted, gone} = await supervisor.adoptRecorded()
     if (adopted.length > 0) log(`adopted ${adopted.length} running service(s) from a previous daemon: ${adopted.join(', ')}`)
     if (gone.length > 0) log(`recorded but no longer running: ${gone.join(', ')}`)
