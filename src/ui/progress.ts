@@ -8,7 +8,7 @@ import type {ServiceState, Transition} from '../supervisor/states.js'
 import {transitionLine} from './transition-line.js'
 
 export interface Progress {
-  /** Whether lines update in place on a terminal, each ending as the service's one account. */
+  /** Whether lines update in place on a terminal, each ending, at finish, as the service's one account. */
   live: boolean
   transition: (transition: Transition) => void
   /** Ends every line still open: ok ones as done (with `title` as their last words), the others as failed with their reason. */
@@ -61,7 +61,10 @@ export async function openProgress(options: ProgressOptions): Promise<Progress> 
       title: name,
       task: (_context: unknown, task: Task) =>
         new Promise<void>((resolve, reject) => {
+          let ended = false
           const settleLine = (o: Outcome) => {
+            if (ended) return
+            ended = true
             if (!o.ok) return reject(new Error(o.reason))
             if (o.title) task.title = o.title
             resolve()
@@ -86,8 +89,9 @@ export async function openProgress(options: ProgressOptions): Promise<Progress> 
     live: true,
     transition: (t) => {
       lastState.set(t.name, t.to)
+      // A line ends once, with its account (finish): a title set on a line listr2 has
+      // already ended draws the whole list a second time.
       lines.get(t.name)?.setOutput(`${t.to}: ${t.cause}`)
-      if (t.to === options.doneWhen) settle(t.name, {ok: true})
     },
     finish: async (results) => {
       for (const result of results) settle(result.name, result.ok ? {ok: true, ...(result.title ? {title: result.title} : {})} : {ok: false, reason: result.reason ?? 'failed'})

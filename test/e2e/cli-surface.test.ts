@@ -149,16 +149,23 @@ describe.skipIf(lacks('tmux'))('on an 80-column terminal', () => {
     expect(piped.stdout).toContain('  ↳ exited with code 3 before it became healthy; last line: exit-at-once: cannot start (on purpose)')
   })
 
-  it('gives one account per service from qm start: the live line that ends in where it runs and how long it took', async () => {
+  it('gives one account per service from qm start, restart and stop: the live line that ends in it, and no other line for it', async () => {
     const project = await makeProject()
     project.writeManifest(talker('svc_a') + service('svc_b', 'talker-server.mjs', '    depends_on: [svc_a]\n'))
-    const {exitCode, lines} = await finalScreen([process.execPath, QM_BIN, 'start'], {cwd: project.dir, columns: 100})
-    expect(exitCode).toBe(0)
-    const screen = lines.join('\n')
+    const linesOf = (lines: string[], name: string) => lines.filter((line) => line.includes(name))
+    const started = await finalScreen([process.execPath, QM_BIN, 'start'], {cwd: project.dir, columns: 100})
+    expect(started.exitCode).toBe(0)
     for (const name of ['svc_a', 'svc_b']) {
-      expect(screen.match(new RegExp(`${name} running on port \\d+ \\(pid \\d+\\), healthy in \\d+ ms`, 'g')), screen).toHaveLength(1)
+      expect(linesOf(started.lines, name), started.lines.join('\n')).toEqual([expect.stringMatching(new RegExp(`^✔ ${name} running on port \\d+ \\(pid \\d+\\), healthy in \\d+ ms$`))])
     }
-    expect(screen).not.toMatch(/SERVING in/)
+    expect(started.lines.join('\n')).not.toMatch(/SERVING in/)
+    // With the daemon running, these go through the fast path.
+    const restarted = await finalScreen([process.execPath, QM_BIN, 'restart', 'svc_b'], {cwd: project.dir, columns: 100})
+    expect(restarted.exitCode).toBe(0)
+    expect(linesOf(restarted.lines, 'svc_b'), restarted.lines.join('\n')).toEqual([expect.stringMatching(/^✔ svc_b running on port \d+ \(pid \d+\), healthy in \d+ ms$/)])
+    const stopped = await finalScreen([process.execPath, QM_BIN, 'stop'], {cwd: project.dir, columns: 100})
+    expect(stopped.exitCode).toBe(0)
+    for (const name of ['svc_a', 'svc_b']) expect(linesOf(stopped.lines, name), stopped.lines.join('\n')).toEqual([`✔ ${name} stopped`])
   })
 
   it('shows a service that waits on depends_on as waiting for it, on the live line', async () => {
