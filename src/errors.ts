@@ -53,6 +53,16 @@ export class RegistryError extends QmError {
   }
 }
 
+export class RowMovedError extends RegistryError {
+  constructor(name: string, host: string, expected: number, found: number | undefined) {
+    super(
+      found === undefined ? `${name} has no registry row on host ${host} any more` : `${name}'s registry row says port ${found}, not ${expected}: another writer changed it`,
+      'ROW_MOVED',
+      'nothing was moved; qm endpoints shows the row as it is',
+    )
+  }
+}
+
 export class NoFreePortError extends RegistryError {
   constructor(range: readonly [number, number], host: string) {
     super(

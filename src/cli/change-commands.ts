@@ -68,3 +68,30 @@ export async function showStop(call: DaemonCall<Result<'stop'> | undefined>, io:
   if (!io.json && !(progress.live && process.stdout.isTTY)) for (const result of report.results) io.out(`${result.name} ${result.state}`)
   return {result: report, exitCode: ExitCode.ok}
 }
+
+/**
+ * qm rollout: every step as it happens, then one account per instance; exit 1 when one
+ * was not rolled out. With --json, each event and then the result are JSON lines.
+ */
+export async function showRollout(call: DaemonCall<Result<'rollout'> | undefined>, io: ChangeIo): Promise<Outcome<Result<'rollout'> | undefined>> {
+  const {rolloutAccounts, rolloutStepLine} = await import('../ui/rollout-report.js')
+  const {transitionLine} = await import('../ui/transition-line.js')
+  const err = colourFor(process.stderr)
+  const report = await call((event) => {
+    if (io.json) io.out(JSON.stringify(event))
+    else if (event.type === 'step') io.diag(rolloutStepLine(err, event))
+    else if (event.type === 'transition') io.diag(transitionLine(err, event))
+  })
+  if (!report) {
+    if (io.json) io.out(JSON.stringify({type: 'result', results: []}))
+    else io.diag('no qm daemon runs for this manifest: nothing serves, so nothing rolls out; qm start starts the services')
+    return {result: undefined, exitCode: ExitCode.failed}
+  }
+  if (io.json) io.out(JSON.stringify({type: 'result', ...report}))
+  else {
+    const accounts = rolloutAccounts({out: colourFor(process.stdout), err}, report.results)
+    for (const line of accounts.stdout) io.out(line)
+    for (const line of accounts.stderr) io.diag(line)
+  }
+  return {result: report, exitCode: report.results.some((result) => !result.ok) ? ExitCode.failed : ExitCode.ok}
+}

@@ -1,4 +1,5 @@
 import {Flags} from '@oclif/core'
+import {drainFlags, drainOption} from '../cli/drain-flags.js'
 import {QmCommand} from '../cli/qm-command.js'
 import {QmClient} from '../control/qm-client.js'
 
@@ -7,12 +8,13 @@ export default class Shutdown extends QmCommand {
   static override enableJsonFlag = true
   static override flags = {
     'keep-services': Flags.boolean({description: 'end the daemon but leave the services running (the next qm start adopts them)'}),
+    ...drainFlags,
   }
 
   async run(): Promise<{pid: number | null}> {
     const {flags} = await this.parse(Shutdown)
     const manifest = await this.loadManifest(flags.manifest)
-    const reply = await new QmClient(manifest).shutdown(!flags['keep-services'])
+    const reply = await new QmClient(manifest).shutdown(!flags['keep-services'], drainOption(flags))
     if (!this.jsonEnabled()) this.out(reply ? `daemon ${reply.pid} has shut down` : 'no qm daemon runs for this manifest')
     return {pid: reply?.pid ?? null}
   }

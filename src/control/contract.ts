@@ -4,16 +4,20 @@
 // Start, stop, restart and reload stream the state changes they cause as events.
 import type {ExpiringCertificate} from '../certs/expiry.js'
 import type {RegistryBacklog} from '../supervisor/registry-writes.js'
-import type {AttemptResult, InstanceStatus, Plan, ReloadReport, StopResult, Transition} from '../supervisor/states.js'
+import type {RolloutOptions} from '../supervisor/rollout.js'
+import type {AttemptResult, InstanceStatus, Plan, ReloadReport, RolloutPhase, RolloutResult, StopResult, Transition} from '../supervisor/states.js'
 
 export interface Contract {
   ping: {params: Record<string, never>; result: {pid: number; manifest: string}}
   status: {params: {names?: string[]}; result: StatusResult}
   start: {params: {names?: string[]}; result: {reload: ReloadReport; results: AttemptResult[]}}
-  stop: {params: {names?: string[]}; result: {results: StopResult[]}}
-  restart: {params: {names?: string[]}; result: {results: AttemptResult[]}}
+  /** drainMs: each serving process's drain instead of its drain_delay (0: --now). */
+  stop: {params: {names?: string[]; drainMs?: number}; result: {results: StopResult[]}}
+  /** rollout: services with port: auto are rolled out instead of stopped and started. */
+  restart: {params: {names?: string[]; drainMs?: number; rollout?: boolean}; result: {results: AttemptResult[]}}
   reload: {params: {names?: string[]}; result: {reload: ReloadReport}}
-  shutdown: {params: {stopServices?: boolean}; result: {pid: number}}
+  rollout: {params: {names?: string[]} & RolloutOptions; result: {reload: ReloadReport; results: RolloutResult[]}}
+  shutdown: {params: {stopServices?: boolean; drainMs?: number}; result: {pid: number}}
 }
 
 export type Method = keyof Contract
@@ -34,12 +38,13 @@ export interface StatusResult {
 }
 
 /**
- * What a start, stop, restart or reload streams before its result: for a start, stop or
- * restart, first its plan (what it will touch, in order), then each state change it causes.
+ * What a start, stop, restart, rollout or reload streams before its result: for all but a
+ * reload, first its plan (what it will touch, in order), then each state change it causes,
+ * and for a rollout each step of each instance.
  */
-export type ContractEvent = (Plan & {type: 'plan'}) | (Transition & {type: 'transition'})
+export type ContractEvent = (Plan & {type: 'plan'}) | (Transition & {type: 'transition'}) | (RolloutPhase & {type: 'step'})
 
 /** The daemon's side: one handler per method. */
 export type MethodTable = {[M in Method]: (params: Params<M>, emit: (event: ContractEvent) => void) => Promise<Result<M>>}
 
-export const METHODS: ReadonlySet<Method> = new Set<Method>(['ping', 'status', 'start', 'stop', 'restart', 'reload', 'shutdown'])
+export const METHODS: ReadonlySet<Method> = new Set<Method>(['ping', 'status', 'start', 'stop', 'restart', 'reload', 'rollout', 'shutdown'])

@@ -34,6 +34,7 @@ export function recordedStatus(manifest: Manifest, names: string[]): StatusResul
       memoryBytes: null,
       lastExit: record && (record.lastExitCode !== null || record.lastExitSignal !== null) ? {code: record.lastExitCode, signal: record.lastExitSignal} : null,
       detail: alive ? 'no daemon watches it' : record?.detail ?? null,
+      drainLeftMs: null,
       lastLogLine: null,
     })
   }

@@ -16,7 +16,7 @@ import {daemonPaths} from './paths.js'
 
 export type StartReport = Result<'start'> & {daemonStarted: boolean}
 
-type ChangeMethod = 'stop' | 'restart' | 'reload'
+type ChangeMethod = 'stop' | 'restart' | 'reload' | 'rollout'
 type OnEvent = (event: ContractEvent) => void
 
 // Long enough for every service's stop_timeout to pass in the worst case.
@@ -32,18 +32,23 @@ export class QmClient {
   }
 
   /** Undefined when no daemon runs. */
-  stop(names: string[], onEvent: OnEvent): Promise<Result<'stop'> | undefined> {
-    return this.change('stop', names, onEvent)
+  stop(names: string[], onEvent: OnEvent, options: Omit<Params<'stop'>, 'names'> = {}): Promise<Result<'stop'> | undefined> {
+    return this.change('stop', {names, ...options}, onEvent)
   }
 
   /** Undefined when no daemon runs. */
-  restart(names: string[], onEvent: OnEvent): Promise<Result<'restart'> | undefined> {
-    return this.change('restart', names, onEvent)
+  restart(names: string[], onEvent: OnEvent, options: Omit<Params<'restart'>, 'names'> = {}): Promise<Result<'restart'> | undefined> {
+    return this.change('restart', {names, ...options}, onEvent)
+  }
+
+  /** Undefined when no daemon runs: with nothing running, there is nothing to roll out. */
+  rollout(names: string[], onEvent: OnEvent, options: Omit<Params<'rollout'>, 'names'> = {}): Promise<Result<'rollout'> | undefined> {
+    return this.change('rollout', {names, ...options}, onEvent)
   }
 
   /** Undefined when no daemon runs. */
   reload(onEvent: OnEvent): Promise<Result<'reload'> | undefined> {
-    return this.change('reload', [], onEvent)
+    return this.change('reload', {}, onEvent)
   }
 
   async status(names: string[]): Promise<StatusResult> {
@@ -52,10 +57,10 @@ export class QmClient {
   }
 
   /** Returns once the daemon process has exited, its services stopped unless told otherwise; undefined when none runs. */
-  async shutdown(stopServices: boolean): Promise<{pid: number} | undefined> {
+  async shutdown(stopServices: boolean, options: {drainMs?: number} = {}): Promise<{pid: number} | undefined> {
     const client = await connectToDaemon(this.manifest)
     if (!client) return undefined
-    const reply = await once(client, (c) => c.request('shutdown', {stopServices}))
+    const reply = await once(client, (c) => c.request('shutdown', {stopServices, ...options}))
     if (!(await waitUntil(() => processStartTime(reply.pid) === undefined, SHUTDOWN_WAIT_MS, 10))) {
       throw new QmError(
         `the daemon (pid ${reply.pid}) is still running ${SHUTDOWN_WAIT_MS / 1000}s after it was asked to shut down`,
@@ -78,10 +83,10 @@ export class QmClient {
     return unregisterEndpoint(this.manifest, name, host)
   }
 
-  private async change<M extends ChangeMethod>(method: M, names: string[], onEvent: OnEvent): Promise<Result<M> | undefined> {
+  private async change<M extends ChangeMethod>(method: M, params: Params<M>, onEvent: OnEvent): Promise<Result<M> | undefined> {
     const client = await connectToDaemon(this.manifest)
     if (!client) return undefined
-    return once(client, (c) => c.request(method, {names} as Params<M>, onEvent))
+    return once(client, (c) => c.request(method, params, onEvent))
   }
 }
 

@@ -93,8 +93,8 @@ export class Daemon {
       registry: this.supervisor.registryBacklog(),
       certificates: expiringCertificates(this.manifest.services.map((service) => service.certs)),
     }),
-    shutdown: async ({stopServices}) => {
-      void this.close({stopServices: stopServices !== false})
+    shutdown: async ({stopServices, drainMs}) => {
+      void this.close({stopServices: stopServices !== false, ...(drainMs === undefined ? {} : {drainMs})})
       return {pid: process.pid}
     },
     start: (params, emit) =>
@@ -102,8 +102,15 @@ export class Daemon {
         const reload = await this.reloadManifest(false)
         return {reload, results: await this.supervisor.start(params.names ?? [], planEvent(emit))}
       }),
-    stop: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.stop(params.names ?? [], planEvent(emit))})),
-    restart: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.restart(params.names ?? [], planEvent(emit))})),
+    stop: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.stop(params.names ?? [], planEvent(emit), drainOf(params))})),
+    restart: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.restart(params.names ?? [], planEvent(emit), {...drainOf(params), rollout: params.rollout === true})})),
+    rollout: ({names = [], ...options}, emit) =>
+      this.mutation(emit, async () => {
+        // The edited manifest is what rolls out: changed services keep running until their turn.
+        const reload = await this.reloadManifest(false, true)
+        const results = await this.supervisor.rollout(names, options, planEvent(emit), (phase) => emit({type: 'step', ...phase}))
+        return {reload, results}
+      }),
     reload: (_params, emit) => this.mutation(emit, async () => ({reload: await this.reloadManifest(false)})),
   }
 
@@ -137,16 +144,16 @@ export class Daemon {
   }
 
   /** The file read again, unless it is the very file read last (the first start after the daemon's own start reads it once). */
-  private async reloadManifest(startNew: boolean) {
+  private async reloadManifest(startNew: boolean, keepChanged = false) {
     const stamp = manifestStamp(this.manifest.file)
     if (stamp === undefined || stamp !== this.readStamp) {
       this.manifest = await loadManifest({flag: this.manifest.file, env: process.env, cwd: this.manifest.dir, cached: false})
       this.readStamp = stamp
     }
-    return this.supervisor.reload(this.manifest, {startNew})
+    return this.supervisor.reload(this.manifest, {startNew, keepChanged})
   }
 
-  close(options: {stopServices: boolean}): Promise<void> {
+  close(options: {stopServices: boolean; drainMs?: number}): Promise<void> {
     this.closing ??= (async () => {
       this.log(options.stopServices ? 'shutting down: stopping every service' : 'shutting down, services left running')
       await this.mutations
@@ -164,4 +171,8 @@ export class Daemon {
 
 function planEvent(emit: (event: ContractEvent) => void): (plan: Plan) => void {
   return (plan) => emit({type: 'plan', ...plan})
+}
+
+function drainOf(params: {drainMs?: number}): {drainMs?: number} {
+  return params.drainMs === undefined ? {} : {drainMs: params.drainMs}
 }

@@ -20,7 +20,11 @@ export const SERVICE_DEFAULTS = {
   log_level: 'INFO',
   restart: 'always',
   stop_timeout: '10s',
+  // Plain qm stop stays quick; a platform with long Calls sets its own.
+  drain_delay: '0s',
 } as const
+
+export const ROLLOUT_DEFAULTS = {drain_delay: '5s', watch: '2s'} as const
 
 export const HEALTH_DEFAULTS = {type: 'auto', interval: '10s', timeout: '2s', start_timeout: '30s', failure_threshold: 3} as const
 export const BACKOFF_DEFAULTS = {initial: '500ms', max: '30s', factor: 2, reset_after: '60s', max_failures: 10} as const

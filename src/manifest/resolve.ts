@@ -5,16 +5,17 @@ import {isAbsolute, join, resolve} from 'node:path'
 import {ManifestError} from '../errors.js'
 import {DatabaseUrl, urlProblem} from './database-url.js'
 import type {FieldPath, ManifestSource} from './source.js'
-import type {BackoffSettings, CertPaths, HealthSettings, LogSettings, Manifest, RegistrySettings, ServiceSpec} from './types.js'
+import type {BackoffSettings, CertPaths, HealthSettings, LogSettings, Manifest, RegistrySettings, RolloutSettings, ServiceSpec} from './types.js'
 import {durationMs, sizeBytes} from './units.js'
 
-import {BACKOFF_DEFAULTS, DEFAULT_PORT_RANGE, DEFAULT_REGISTRY_HOST, DEFAULT_SERVER_NAME, DEFAULT_VERSION_KEYS, HEALTH_DEFAULTS, LOG_DEFAULTS, SERVICE_DEFAULTS, STATE_DIR_NAME} from './defaults.js'
+import {BACKOFF_DEFAULTS, DEFAULT_PORT_RANGE, DEFAULT_REGISTRY_HOST, DEFAULT_SERVER_NAME, DEFAULT_VERSION_KEYS, HEALTH_DEFAULTS, LOG_DEFAULTS, ROLLOUT_DEFAULTS, SERVICE_DEFAULTS, STATE_DIR_NAME} from './defaults.js'
 
 export {DEFAULT_PORT_RANGE, STATE_DIR_NAME}
 
 interface RawHealth {type?: HealthSettings['type']; interval?: string; timeout?: string; start_timeout?: string; failure_threshold?: number; server_name?: string; version_key?: string}
 interface RawBackoff {initial?: string; max?: string; factor?: number; reset_after?: string; max_failures?: number}
 interface RawLogs {max_size?: string; keep?: number}
+interface RawRollout {drain_delay?: string; watch?: string}
 type RawResourceList = {cpu?: string | number; memory?: string | number}
 interface RawResources {requests?: RawResourceList; limits?: RawResourceList}
 interface RawSettings {
@@ -23,6 +24,8 @@ interface RawSettings {
   log_level?: ServiceSpec['logLevel']
   restart?: ServiceSpec['restart']
   stop_timeout?: string
+  drain_delay?: string
+  rollout?: RawRollout
   cwd?: string
   env?: Record<string, string | number | boolean>
   health?: RawHealth
@@ -169,6 +172,8 @@ function resolveService(dir: string, name: string, defaults: RawSettings, servic
     logLevel: pick('log_level') ?? SERVICE_DEFAULTS.log_level,
     restart: pick('restart') ?? SERVICE_DEFAULTS.restart,
     stopTimeoutMs: durationMs(pick('stop_timeout') ?? SERVICE_DEFAULTS.stop_timeout),
+    drainDelayMs: durationMs(pick('drain_delay') ?? SERVICE_DEFAULTS.drain_delay),
+    rollout: resolveRollout({...defaults.rollout, ...service.rollout}),
     health: resolveHealth(health),
     backoff: resolveBackoff(backoff),
     logs: resolveLogs(logs),
@@ -201,6 +206,10 @@ function resolveBackoff(raw: RawBackoff): BackoffSettings {
     resetAfterMs: durationMs(raw.reset_after ?? BACKOFF_DEFAULTS.reset_after),
     maxFailures: raw.max_failures ?? BACKOFF_DEFAULTS.max_failures,
   }
+}
+
+function resolveRollout(raw: RawRollout): RolloutSettings {
+  return {drainDelayMs: durationMs(raw.drain_delay ?? ROLLOUT_DEFAULTS.drain_delay), watchMs: durationMs(raw.watch ?? ROLLOUT_DEFAULTS.watch)}
 }
 
 function resolveResources(raw: RawResources): NonNullable<ServiceSpec['resources']> {

@@ -52,6 +52,12 @@ export interface ResourceSettings {
   limits?: ResourceList
 }
 
+/** qm rollout: how long the old process drains, and how long it is kept as the fallback. */
+export interface RolloutSettings {
+  drainDelayMs: number
+  watchMs: number
+}
+
 export interface ServiceSpec {
   name: string
   command: string[]
@@ -63,6 +69,9 @@ export interface ServiceSpec {
   logLevel: LogLevel
   restart: RestartPolicy
   stopTimeoutMs: number
+  /** A stop's wait, after the row goes inactive, for client connections to end. */
+  drainDelayMs: number
+  rollout: RolloutSettings
   health: HealthSettings
   backoff: BackoffSettings
   logs: LogSettings

@@ -12,9 +12,9 @@ export function parseDuration(text: string): number | undefined {
 }
 
 /** --timeout: a number with its unit (500ms, 10s, 2m), as the manifest writes durations. */
-export function durationFlag(text: string, flag = '--timeout'): number {
+export function durationFlag(text: string, flag = '--timeout', options: {zero?: boolean} = {}): number {
   const ms = parseDuration(text) ?? Number.NaN
-  if (!(ms >= 1)) throw new UsageError(`${flag} must be a duration such as 500ms, 10s or 2m, got "${text}"`)
+  if (!(ms >= (options.zero ? 0 : 1))) throw new UsageError(`${flag} must be a duration such as 500ms, 10s or 2m, got "${text}"`)
   return Math.round(ms)
 }
 

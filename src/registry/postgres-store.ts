@@ -9,12 +9,12 @@ import {createHash} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
 import type {ConnectionOptions} from 'node:tls'
 import type {Pool, PoolClient, PoolConfig} from 'pg'
-import {NoFreePortError, NotRegisteredError, PortTakenError, QmError, RegistryError} from '../errors.js'
+import {NoFreePortError, NotRegisteredError, PortTakenError, QmError, RegistryError, RowMovedError} from '../errors.js'
 import type {PostgresRegistrySettings} from '../manifest/types.js'
 import {claimPort, pickPort, reuseExisting} from './allocation.js'
 import {lookupPassword} from './pgpass.js'
 import {defaultSslFile, describeTarget, resolveTarget, TargetError, type PostgresTarget} from './postgres-url.js'
-import type {Endpoint, EndpointStore, RegisterOutcome, RegisterRequest} from './store.js'
+import type {Endpoint, EndpointStore, MoveRequest, RegisterOutcome, RegisterRequest} from './store.js'
 
 const REQUIRED_COLUMNS = ['id', 'name', 'host', 'port', 'protocol', 'is_active'] as const
 // As long as the SQLite store's busy timeout: a registration waits this long for another.
@@ -189,6 +189,23 @@ export class PostgresEndpointStore implements EndpointStore {
       throw this.explain(error)
     })
     if (result.rowCount === 0) throw new NotRegisteredError(name, host)
+  }
+
+  async move(request: MoveRequest): Promise<Endpoint> {
+    try {
+      return await this.transaction(async (client) => {
+        // The allocation lock: no registration of this host picks a port while it moves.
+        await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [lockKey(this.tableName, request.host)])
+        const found = await client.query<Row>(`SELECT ${COLUMNS} FROM ${this.table} WHERE host = $1 AND name = $2 ORDER BY id LIMIT 1 FOR UPDATE`, [request.host, request.name])
+        const row = found.rows[0]
+        if (!row || Number(row.port) !== request.fromPort) throw new RowMovedError(request.name, request.host, request.fromPort, row && Number(row.port))
+        if (request.releasing !== undefined) await client.query(`DELETE FROM ${this.table} WHERE host = $1 AND name = $2 AND port = $3`, [request.host, request.releasing, request.toPort])
+        await client.query(`UPDATE ${this.table} SET port = $1 WHERE id = $2`, [request.toPort, row.id])
+        return {...toEndpoint(row), port: request.toPort}
+      })
+    } catch (error) {
+      throw this.explain(error)
+    }
   }
 
   async checkInsert(host: string): Promise<void> {

@@ -14,9 +14,9 @@ import {existsSync, mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 import Database from 'better-sqlite3'
-import {NoFreePortError, NotRegisteredError, PortTakenError, RegistryError} from '../errors.js'
+import {NoFreePortError, NotRegisteredError, PortTakenError, RegistryError, RowMovedError} from '../errors.js'
 import {claimPort, pickPort, reuseExisting} from './allocation.js'
-import type {Endpoint, EndpointStore, RegisterOutcome, RegisterRequest} from './store.js'
+import type {Endpoint, EndpointStore, MoveRequest, RegisterOutcome, RegisterRequest} from './store.js'
 
 const REQUIRED_COLUMNS = ['id', 'name', 'host', 'port', 'protocol', 'is_active'] as const
 export const LOCK_WAIT_MS = 10_000
@@ -175,6 +175,17 @@ export class SqliteEndpointStore implements EndpointStore {
       this.db.prepare(`UPDATE ${this.table} SET is_active = ? WHERE host = ? AND name = ?`).run(active ? 1 : 0, host, name),
     )
     if (result.changes === 0) throw new NotRegisteredError(name, host)
+  }
+
+  async move(request: MoveRequest): Promise<Endpoint> {
+    const transaction = this.db.transaction((): Endpoint => {
+      const row = this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(request.host, request.name) as Row | undefined
+      if (!row || Number(row.port) !== request.fromPort) throw new RowMovedError(request.name, request.host, request.fromPort, row && Number(row.port))
+      if (request.releasing !== undefined) this.db.prepare(`DELETE FROM ${this.table} WHERE host = ? AND name = ? AND port = ?`).run(request.host, request.releasing, request.toPort)
+      this.db.prepare(`UPDATE ${this.table} SET port = ? WHERE id = ?`).run(request.toPort, row.id)
+      return {...toEndpoint(row), port: request.toPort}
+    })
+    return this.run(`move ${request.name} to port ${request.toPort}`, () => transaction.immediate())
   }
 
   async close(): Promise<void> {

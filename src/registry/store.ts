@@ -27,6 +27,17 @@ export interface RegisterOutcome {
   created: boolean
 }
 
+/** A row moving to another port in one transaction, keeping its id and name. */
+export interface MoveRequest {
+  name: string
+  host: string
+  /** The port the row must still have: another writer's change is not overwritten. */
+  fromPort: number
+  toPort: number
+  /** A row of this host holding toPort for the move (a reservation), deleted in the same transaction. */
+  releasing?: string
+}
+
 export interface EndpointStore {
   /** Rows of one host, or of every host when host is undefined, by port. */
   list(host?: string): Promise<Endpoint[]>
@@ -34,6 +45,7 @@ export interface EndpointStore {
   register(request: RegisterRequest): Promise<RegisterOutcome>
   unregister(name: string, host: string): Promise<Endpoint>
   setActive(name: string, host: string, active: boolean): Promise<void>
+  move(request: MoveRequest): Promise<Endpoint>
   /** Inserts a row of this host in a transaction it rolls back: throws what a registration would meet. */
   checkInsert(host: string): Promise<void>
   close(): Promise<void>

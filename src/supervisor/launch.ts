@@ -19,7 +19,7 @@ const FAILED_START_LOG_LINES = 20
 
 /** Operator start. Resolves when the service is healthy or the attempt has failed. */
 export async function start(r: ServiceRecord, cause: string, options: {prepared?: boolean} = {}): Promise<AttemptResult> {
-  if (r.state === 'stopping') await (r.stopping ?? r.killing)
+  if (r.state === 'stopping' || r.state === 'draining') await (r.stopping ?? r.killing)
   if (r.state === 'running' || r.state === 'unhealthy') return r.result(true)
   if (r.state === 'starting') return new Promise((resolve) => r.attemptWaiters.push(resolve))
   if (!options.prepared) await prepare(r)

@@ -76,6 +76,8 @@ export class ServiceRecord {
   usage: UsageSample | undefined
   attemptWaiters: ((result: AttemptResult) => void)[] = []
   stopping: Promise<void> | undefined
+  /** While draining: when the drain ends at the latest, on the wall clock. */
+  drainEndsAtMs: number | undefined
   /** The kill of a liveness restart, which an operator stop waits for. */
   killing: Promise<void> | undefined
   /** When the current start began, on the monotonic clock, for "healthy in N ms". */

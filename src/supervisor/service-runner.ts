@@ -12,7 +12,9 @@ import {isSameProcess, startTimeToEpochMs} from './proc.js'
 import {watchExit} from './restart.js'
 import {ServiceRecord, type PrepareShared, type RunnerContext} from './service-record.js'
 import {LIVE_STATES, isUp, type AttemptResult, type InstanceStatus, type ServiceState} from './states.js'
-import {stop} from './stop.js'
+import {rollout, type RolloutOptions} from './rollout.js'
+import type {RolloutResult, RolloutStep} from './states.js'
+import {stop, type StopOptions} from './stop.js'
 import {instanceStatus} from './usage.js'
 
 export type {PrepareShared, RunnerContext} from './service-record.js'
@@ -90,9 +92,14 @@ export class ServiceRunner {
     return prepare(this.record, shared)
   }
 
-  /** Operator stop: SIGTERM to the group, SIGKILL after stop_timeout, port confirmed closed. */
-  stop(cause = 'stopped by operator'): Promise<void> {
-    return stop(this.record, cause)
+  /** Operator stop: the row inactive, the drain, SIGTERM to the group, SIGKILL after stop_timeout, port confirmed closed. */
+  stop(cause = 'stopped by operator', options: StopOptions = {}): Promise<void> {
+    return stop(this.record, cause, options)
+  }
+
+  /** A new process on a spare port, gated, the row moved to it, the old one drained and stopped. */
+  rollout(options: RolloutOptions, say: (step: RolloutStep, detail: string) => void): Promise<RolloutResult> {
+    return rollout(this.record, options, say)
   }
 
   /**

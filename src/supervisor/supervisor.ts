@@ -16,7 +16,9 @@ import {expandInstances, launchFingerprint, selectInstances, type ServiceInstanc
 import {bootTimeMs} from './proc.js'
 import {realClock, type Clock} from './clock.js'
 import {openRecords} from './records-rebuild.js'
-import type {Plan, ReloadReport, StopResult} from './states.js'
+import type {RolloutOptions} from './rollout.js'
+import type {Plan, ReloadReport, RolloutPhase, RolloutResult, RolloutStep, StopResult} from './states.js'
+import type {StopOptions} from './stop.js'
 import {ServiceRunner, type AttemptResult, type PrepareShared, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
 
 export interface SupervisorListeners {
@@ -149,21 +151,53 @@ export class Supervisor {
   }
 
   /** Stops the named services (all when none) and, first, what depends on them. */
-  async stop(names: readonly string[] = [], onPlan?: (plan: Plan) => void): Promise<StopResult[]> {
+  async stop(names: readonly string[] = [], onPlan?: (plan: Plan) => void, options: StopOptions = {}): Promise<StopResult[]> {
     const layers = stopPlan(this.manifest.services, [...this.runners.values()], this.select(names))
     onPlan?.(planOf(layers.flat(), false))
-    for (const layer of layers) await Promise.all(layer.map((runner) => runner.stop()))
+    for (const layer of layers) await Promise.all(layer.map((runner) => runner.stop('stopped by operator', options)))
     return layers.flat().map((runner) => ({name: runner.name, state: runner.state}))
   }
 
-  /** One instance at a time, so the others keep serving. */
-  async restart(names: readonly string[] = [], onPlan?: (plan: Plan) => void): Promise<AttemptResult[]> {
+  /**
+   * One instance at a time, so the others keep serving: each drains, stops and starts on
+   * its own port. With `rollout`, a service with port: auto is rolled out instead (a new
+   * process before the old one goes); a fixed-port one restarts as before.
+   */
+  async restart(names: readonly string[] = [], onPlan?: (plan: Plan) => void, options: StopOptions & {rollout?: boolean} = {}): Promise<AttemptResult[]> {
     const ordered = restartPlan(this.manifest.services, [...this.runners.values()], this.select(names))
     onPlan?.(planOf(ordered, false))
     const results: AttemptResult[] = []
+    const stopOptions = options.drainMs === undefined ? {} : {drainMs: options.drainMs}
     for (const runner of ordered) {
-      await runner.stop('restarted by operator')
+      if (options.rollout) {
+        const rolled = await runner.rollout({...stopOptions, allowDowntime: true}, () => undefined).catch((error: unknown) => refusal(runner, error))
+        results.push('way' in rolled ? rolledAttempt(runner, rolled) : rolled)
+        continue
+      }
+      await runner.stop('restarted by operator', stopOptions)
       results.push(await runner.start('restarted by operator').catch((error: unknown) => refusal(runner, error)))
+    }
+    return results
+  }
+
+  /**
+   * qm rollout: each named instance (all when none) in manifest order, one at a time, so
+   * that every other instance of a service serves meanwhile. The steps stream through onStep.
+   */
+  async rollout(names: readonly string[], options: RolloutOptions, onPlan?: (plan: Plan) => void, onStep?: (phase: RolloutPhase) => void): Promise<RolloutResult[]> {
+    const chosen = this.select(names).map((instance) => this.runners.get(instance.name)!)
+    onPlan?.(planOf(chosen, false))
+    const results: RolloutResult[] = []
+    for (const runner of chosen) {
+      if (this.closing) break
+      const say = (step: RolloutStep, detail: string) => onStep?.({name: runner.name, step, detail, atMs: this.context.clock.nowMs()})
+      results.push(
+        await runner.rollout(options, say).catch((error: unknown) => {
+          const refused = refusal(runner, error)
+          say('refused', refused.reason ?? 'refused')
+          return {name: runner.name, ok: false, way: 'none' as const, ...(refused.reason ? {reason: refused.reason} : {}), ...(refused.hint ? {hint: refused.hint} : {})}
+        }),
+      )
     }
     return results
   }
@@ -179,10 +213,11 @@ export class Supervisor {
 
   /**
    * Brings the running set in line with an edited manifest: removed services stop (and
-   * lose the registry row qm gave them), changed ones restart, new ones start only when
+   * lose the registry row qm gave them), changed ones restart (or, with keepChanged, keep
+   * running with the new settings waiting for a rollout), new ones start only when
    * startNew is set, untouched ones keep their process.
    */
-  async reload(manifest: Manifest, options: {startNew: boolean}): Promise<ReloadReport> {
+  async reload(manifest: Manifest, options: {startNew: boolean; keepChanged?: boolean}): Promise<ReloadReport> {
     const report: ReloadReport = {added: [], removed: [], restarted: [], unchanged: []}
     const next = new Map(expandInstances(manifest.services).map((instance) => [instance.name, instance]))
     for (const [name, runner] of this.runners) {
@@ -205,7 +240,9 @@ export class Supervisor {
       const live = runner.isUp
       const changed = runner.port !== undefined && runner.currentFingerprint !== undefined && launchFingerprint(instance.service, runner.port) !== runner.currentFingerprint
       runner.replaceSpec(instance)
-      if (live && changed) {
+      if (live && changed && options.keepChanged) {
+        ;(report.kept ??= []).push(name)
+      } else if (live && changed) {
         await runner.stop('the manifest changed')
         toStart.push(name)
         report.restarted.push(name)
@@ -228,10 +265,10 @@ export class Supervisor {
     this.records.remove(runner.name)
   }
 
-  async close(options: {stopServices: boolean}): Promise<void> {
+  async close(options: {stopServices: boolean; drainMs?: number}): Promise<void> {
     // First, so that a start or restart still under way launches nothing from here on.
     this.closing = true
-    if (options.stopServices) await this.stop()
+    if (options.stopServices) await this.stop([], undefined, options.drainMs === undefined ? {} : {drainMs: options.drainMs})
     // Services left running (--keep-services) lose their supervisor here: their timers and
     // any probe in flight end before the channels and the records close under them.
     for (const runner of this.runners.values()) runner.release()
@@ -253,6 +290,22 @@ export class Supervisor {
 function refusal(runner: ServiceRunner, error: unknown): AttemptResult {
   if (!(error instanceof QmError)) throw error
   return {name: runner.name, ok: false, state: runner.state, reason: error.message, ...(error.hint ? {hint: error.hint} : {})}
+}
+
+/** A rollout inside qm restart --rollout, told as the restart's own result. */
+function rolledAttempt(runner: ServiceRunner, rolled: RolloutResult): AttemptResult {
+  const port = rolled.toPort ?? runner.port
+  return {
+    name: rolled.name,
+    ok: rolled.ok,
+    state: runner.state,
+    ...(rolled.pid === undefined ? {} : {pid: rolled.pid}),
+    ...(port === undefined ? {} : {port}),
+    ...(rolled.healthyAfterMs === undefined ? {} : {healthyAfterMs: rolled.healthyAfterMs}),
+    ...(rolled.reason ? {reason: rolled.reason} : {}),
+    ...(rolled.hint ? {hint: rolled.hint} : {}),
+    ...(rolled.logTail ? {logTail: rolled.logTail} : {}),
+  }
 }
 
 /** The instances an operation will touch, in order, and (for a start) what each waits for. */

@@ -41,6 +41,7 @@ export function instanceStatus(r: ServiceRecord): InstanceStatus {
     memoryBytes: memory,
     lastExit: r.lastExit ?? null,
     detail: r.detail ?? null,
+    drainLeftMs: r.state === 'draining' && r.drainEndsAtMs !== undefined ? Math.max(0, r.drainEndsAtMs - nowMs) : null,
     lastLogLine: failed ? (serviceLogTail(r.logFile, 1)[0] ?? null) : null,
   }
 }

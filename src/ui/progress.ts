@@ -138,6 +138,7 @@ export function plannedProgress(options: Omit<ProgressOptions, 'names' | 'waitin
         })
         return
       }
+      if (event.type !== 'transition') return
       const {type: _type, ...transition} = event
       if (opened) void opened.then((progress) => progress.transition(transition))
       else options.write(transitionLine(options.colour, transition))

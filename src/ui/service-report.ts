@@ -14,6 +14,7 @@ export function stateColour(c: ChalkInstance, state: ServiceState): string {
     case 'running':
       return c.green(state)
     case 'starting':
+    case 'draining':
     case 'stopping':
     case 'backoff':
       return c.yellow(state)
@@ -37,7 +38,7 @@ type Column = {head: string; cell: (row: InstanceStatus, compact: boolean) => st
 export function renderStatusTable(c: ChalkInstance, rows: readonly InstanceStatus[], width?: number): string {
   const columns: Column[] = [
     {head: 'NAME', cell: (row) => row.name},
-    {head: 'STATE', cell: (row) => stateColour(c, row.state)},
+    {head: 'STATE', cell: (row) => stateColour(c, row.state) + (row.drainLeftMs === null ? '' : ` ${Math.ceil(row.drainLeftMs / 1000)}s`)},
     {head: 'PID', cell: (row) => (row.pid === null ? '-' : String(row.pid))},
     {head: 'PORT', cell: (row) => (row.port === null ? '-' : String(row.port))},
     {head: 'HEALTH', cell: (row, compact) => health(c, row, compact)},
