@@ -1,0 +1,240 @@
+// Restarts and deploys that lose no Call, against services written exactly to the guide
+// (Python, no SIGTERM handler, no health service) and a client that does what the platform
+// does: it looks the service's row up before each new Call, opens a Call over mTLS, sends
+// records for up to a second and waits for the end-of-stream frame.
+import {spawn} from 'node:child_process'
+import {mkdtempSync, rmSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import {beforeAll, describe, expect, it, onTestFinished} from 'vitest'
+import {listeningPorts} from '../../src/net/socket-table.js'
+import {generatePythonStubs} from '../health/support.js'
+import {FIXTURES, isAlive, killGroup, makeProject, waitFor, type Project} from '../helpers/project.js'
+import {lacks} from '../helpers/requirements.js'
+import {PYTHON} from '../requirements.js'
+
+const GUIDE = join(FIXTURES, 'python', 'guide_server.py')
+const CLIENT = join(FIXTURES, 'python', 'platform_client.py')
+
+interface Counts {
+  ok: number
+  failed: number
+  not_found: number
+  errors: string[]
+  ports: Record<string, number[]>
+}
+
+let stubs = ''
+
+function guide(name: string, extra = '', command: string[] = [PYTHON, GUIDE]): string {
+  return `  ${name}:\n    command: ${JSON.stringify(command)}\n    env: {PYTHONPATH: ${JSON.stringify(stubs)}}\n${extra}`
+}
+
+/** The platform's client, calling `names` until stopped; stop() gives its counts. */
+async function platformLoad(project: Project, names: string[], workers = 6): Promise<{stop: () => Promise<Counts>}> {
+  const child = spawn(PYTHON, [CLIENT, '--db', join(project.dir, '.qm', 'registry.sqlite3'), '--certs', join(project.dir, 'certs'), '--workers', String(workers), ...names], {
+    env: {...process.env, PYTHONPATH: stubs},
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  onTestFinished(() => killGroup(child.pid!))
+  let out = ''
+  let err = ''
+  child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()))
+  child.stderr!.on('data', (chunk: Buffer) => (err += chunk.toString()))
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  await waitFor(() => out.includes('STARTED'), `the platform client to start (stderr: ${err})`)
+  return {
+    stop: async () => {
+      child.kill('SIGTERM')
+      await exited
+      const line = out.split('\n').find((l) => l.startsWith('{'))
+      if (!line) throw new Error(`the platform client printed no counts; stderr:\n${err}`)
+      return JSON.parse(line) as Counts
+    },
+  }
+}
+
+async function statusOf(project: Project): Promise<{name: string; state: string; pid: number | null; port: number | null; drainLeftMs: number | null}[]> {
+  const result = await project.qm('status', '--json')
+  return JSON.parse(result.stdout).services
+}
+
+async function started(project: Project): Promise<void> {
+  const result = await project.qm('start')
+  expect(result.exitCode, result.stderr).toBe(0)
+}
+
+/** Calls go on for this long, so that every service has had several. */
+const loadFor = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resources'))('no Call lost', () => {
+  beforeAll(() => {
+    stubs = mkdtempSync(join(tmpdir(), 'qm-stubs-'))
+    generatePythonStubs(stubs)
+    return () => rmSync(stubs, {recursive: true, force: true})
+  })
+
+  it('qm rollout moves every service to a new process with no failed Call; a stop-and-start restart, for contrast, fails Calls', async () => {
+    const project = await makeProject()
+    project.writeManifest(guide('extractor') + guide('ocr'))
+    await started(project)
+    const before = await project.endpoints()
+    expect(before.map((row) => row.active)).toEqual([true, true])
+    const pidsBefore = (await statusOf(project)).map((row) => row.pid!)
+    const load = await platformLoad(project, ['extractor', 'ocr'])
+    await loadFor(1500)
+
+    const rolled = await project.qm('rollout', '--json')
+    expect(rolled.exitCode, rolled.stderr).toBe(0)
+    const events = rolled.stdout.trim().split('\n').map((line) => JSON.parse(line))
+    for (const name of ['extractor', 'ocr']) {
+      expect(events.filter((e) => e.type === 'step' && e.name === name).map((e) => e.step)).toEqual(['reserved', 'spawned', 'healthy', 'call', 'switched', 'draining', 'old-stopped'])
+    }
+    const result = events.at(-1)
+    expect(result.type).toBe('result')
+    expect(result.results.map((r: {ok: boolean; way: string}) => [r.ok, r.way])).toEqual([
+      [true, 'swap'],
+      [true, 'swap'],
+    ])
+    await loadFor(1000)
+    const counts = await load.stop()
+    expect(counts.failed, counts.errors.join('\n')).toBe(0)
+
+    // Same rows (ids and names), new ports, active; the old processes and ports are gone.
+    const byId = (rows: {id: number}[]) => [...rows].sort((a, b) => a.id - b.id)
+    const after = byId(await project.endpoints())
+    expect(after.map((row) => [row.id, row.name, row.active])).toEqual(byId(before).map((row) => [row.id, row.name, true]))
+    for (const row of after) {
+      const old = before.find((b) => b.name === row.name)!
+      expect(row.port).not.toBe(old.port)
+      // Calls reached both processes: the old one before the switch, the new one after.
+      expect(counts.ports[row.name]).toEqual(expect.arrayContaining([old.port, row.port]))
+      // A freed port is free to be given again: the next service's rollout may take it.
+      if (!after.some((other) => other.port === old.port)) expect(listeningPorts().has(old.port)).toBe(false)
+    }
+    for (const pid of pidsBefore) expect(isAlive(pid)).toBe(false)
+    const statuses = await statusOf(project)
+    expect(statuses.map((row) => [row.name, row.state, row.port]).sort()).toEqual(after.map((row) => [row.name, 'running', row.port]).sort())
+
+    // The old way: each service stopped (no drain) and started on its port.
+    const contrast = await platformLoad(project, ['extractor', 'ocr'])
+    await loadFor(1500)
+    expect((await project.qm('restart', '--now')).exitCode).toBe(0)
+    await loadFor(500)
+    const cut = await contrast.stop()
+    console.log(`platform Calls: qm rollout ${counts.ok} ok, ${counts.failed} failed; qm restart --now ${cut.ok} ok, ${cut.failed} failed`)
+    expect(cut.failed).toBeGreaterThan(0)
+  })
+
+  it('qm stop with a drain longer than the longest Call cuts no Call: the row goes inactive first, and status shows draining with the time left', async () => {
+    const project = await makeProject()
+    project.writeManifest(guide('extractor'))
+    await started(project)
+    const load = await platformLoad(project, ['extractor'])
+    await loadFor(1500)
+    const stopping = project.qm('stop', '--drain', '5s')
+    const draining = await waitFor(async () => (await statusOf(project)).find((row) => row.state === 'draining'), 'extractor draining')
+    expect(draining.drainLeftMs).toBeGreaterThan(0)
+    expect(draining.drainLeftMs).toBeLessThanOrEqual(5000)
+    const table = await project.qm('status')
+    expect(table.stdout).toMatch(/extractor\s+draining \d+s/)
+    expect((await project.endpoints())[0]!.active).toBe(false)
+    const stopped = await stopping
+    expect(stopped.exitCode, stopped.stderr).toBe(0)
+    const counts = await load.stop()
+    expect(counts.failed, counts.errors.join('\n')).toBe(0)
+    expect(counts.not_found).toBeGreaterThan(0)
+    expect(counts.ok).toBeGreaterThan(0)
+    // Its clients were done well before the 5 s were up: the drain ended when none was left.
+    expect(stopped.stderr).toMatch(/draining → stopping/)
+  })
+
+  it('a new process that fails a gate is never put in: the old one serves on, the row is untouched, and no Call fails', async () => {
+    const project = await makeProject()
+    const manifest = (command?: string[], extra = '') => project.writeManifest(guide('extractor', `    rollout: {watch: 3s, drain_delay: 5s}\n${extra}`, command))
+    manifest()
+    await started(project)
+    const [row] = await project.endpoints()
+    const [{pid}] = await statusOf(project)
+    const load = await platformLoad(project, ['extractor'])
+    await loadFor(1000)
+    const unchanged = async () => {
+      expect((await project.endpoints()).map((r) => [r.id, r.name, r.port, r.active])).toEqual([[row!.id, 'extractor', row!.port, true]])
+      expect((await statusOf(project)).map((r) => [r.pid, r.state])).toEqual([[pid, 'running']])
+    }
+
+    // Health: a new version that never answers.
+    manifest([PYTHON, '-c', 'import time; print("stuck loading models", flush=True); time.sleep(60)'], '    health: {start_timeout: 2s}\n')
+    const unhealthy = await project.qm('rollout', 'extractor')
+    expect(unhealthy.exitCode).toBe(1)
+    expect(unhealthy.stderr).toMatch(/✗ extractor: the new process was not put in: not healthy within start_timeout 2000 ms: UNREACHABLE/)
+    expect(unhealthy.stderr).toMatch(/\| stuck loading models/)
+    await unchanged()
+
+    // Version: the new process reports 1.0.0 where 2.0.0 is expected.
+    manifest()
+    const wrongVersion = await project.qm('rollout', '--expect-version', '2.0.0')
+    expect(wrongVersion.exitCode).toBe(1)
+    expect(wrongVersion.stderr).toMatch(/✗ extractor: the new process was not put in: it reports version 1\.0\.0, expected 2\.0\.0/)
+    await unchanged()
+    const counts = await load.stop()
+    expect(counts.failed, counts.errors.join('\n')).toBe(0)
+    expect(counts.ports.extractor).toEqual([row!.port])
+
+    // Dies within the watch: healthy, switched to, then gone 1.5 s after its start.
+    const dying = `import os, runpy, sys, threading; threading.Timer(1.5, lambda: os._exit(3)).start(); sys.argv = [${JSON.stringify(GUIDE)}] + sys.argv[1:]; runpy.run_path(sys.argv[0], run_name="__main__")`
+    manifest([PYTHON, '-c', dying])
+    const crashed = await project.qm('rollout', '--json')
+    expect(crashed.exitCode).toBe(1)
+    const steps = crashed.stdout.trim().split('\n').map((line) => JSON.parse(line)).filter((e) => e.type === 'step').map((e) => e.step)
+    expect(steps).toEqual(['reserved', 'spawned', 'healthy', 'call', 'switched', 'draining', 'rolled-back'])
+    await unchanged()
+    // The old process still answers through the row.
+    const call = await project.qm('call', 'extractor', '--data', '[{"meta":{"id":1},"content":{"text":"still here"}}]')
+    expect(call.exitCode, call.stderr).toBe(0)
+  })
+
+  it('a rollout racing ten qm register on the same range never hands one port out twice', async () => {
+    const project = await makeProject()
+    project.writeManifest(guide('extractor') + guide('ocr'))
+    await started(project)
+    const registers = Array.from({length: 10}, (_, i) => project.qm('register', `platform_${i}`))
+    const [rolled, ...registered] = await Promise.all([project.qm('rollout'), ...registers])
+    expect(rolled.exitCode, rolled.stderr).toBe(0)
+    for (const result of registered) expect(result.exitCode, result.stderr).toBe(0)
+    const rows = await project.endpoints()
+    expect(rows).toHaveLength(12)
+    expect(new Set(rows.map((row) => row.port)).size).toBe(12)
+    expect(rows.some((row) => row.name.includes(':'))).toBe(false)
+  })
+})
+
+describe('qm rollout of a service with a fixed port', () => {
+  it('is refused, changing nothing; with --allow-downtime it restarts in place after a drain', async () => {
+    const project = await makeProject()
+    const port = project.portRange[0] + 7
+    project.writeManifest(`  fixed:\n    command: [${process.execPath}, ${join(FIXTURES, 'guide-call-server.mjs')}]\n    port: ${port}\n`)
+    await started(project)
+    const [{pid}] = await statusOf(project)
+    const refused = await project.qm('rollout', 'fixed')
+    expect(refused.exitCode).toBe(1)
+    expect(refused.stderr).toContain(`✗ fixed: it has the fixed port ${port}: a second process cannot listen beside the first, so the row cannot move`)
+    expect(refused.stderr).toContain('qm rollout --allow-downtime fixed')
+    expect((await statusOf(project)).map((row) => [row.pid, row.port])).toEqual([[pid, port]])
+    const inPlace = await project.qm('rollout', 'fixed', '--allow-downtime')
+    expect(inPlace.exitCode, inPlace.stderr).toBe(0)
+    expect(inPlace.stdout).toMatch(new RegExp(`✓ fixed rolled out: restarted in place on port ${port} \\(pid \\d+\\)`))
+    const [after] = await statusOf(project)
+    expect(after!.pid).not.toBe(pid)
+    expect(after!.port).toBe(port)
+  })
+
+  it('says plainly when no daemon runs', async () => {
+    const project = await makeProject()
+    project.writeManifest(`  fixed:\n    command: [${process.execPath}, ${join(FIXTURES, 'guide-call-server.mjs')}]\n`)
+    const result = await project.qm('rollout')
+    expect(result.exitCode).toBe(1)
+    expect(result.stderr).toContain('no qm daemon runs for this manifest: nothing serves, so nothing rolls out')
+  })
+})
