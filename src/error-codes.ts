@@ -12,7 +12,6 @@ export const ERROR_CODES = {
   NAME_TAKEN: {exitCode: 1, meaning: 'the name is registered, or already a service of the manifest, with another port'},
   NOT_REGISTERED: {exitCode: 1, meaning: 'no registry row for that name on that host'},
   ROW_MOVED: {exitCode: 1, meaning: "qm rollout: the service's registry row changed port under it, so it was not moved"},
-  ROLLOUT_REFUSED: {exitCode: 1, meaning: 'qm rollout: the new process failed a gate, or died soon after the switch; the old one serves on'},
   REGISTRY: {exitCode: 1, meaning: 'the PostgreSQL registry failed in a way not listed below'},
   REGISTRY_UNREACHABLE: {exitCode: 1, meaning: 'the registry database cannot be reached, or does not exist'},
   REGISTRY_AUTH: {exitCode: 1, meaning: 'the registry refused the user or password'},

@@ -3,12 +3,13 @@
 // does: it looks the service's row up before each new Call, opens a Call over mTLS, sends
 // records for up to a second and waits for the end-of-stream frame.
 import {spawn} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
-import {beforeAll, describe, expect, it, onTestFinished} from 'vitest'
+import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
 import {listeningPorts} from '../../src/net/socket-table.js'
 import {generatePythonStubs} from '../health/support.js'
+import {startTestPostgres, type TestPostgres} from '../helpers/postgres.js'
 import {FIXTURES, isAlive, killGroup, makeProject, waitFor, type Project} from '../helpers/project.js'
 import {lacks} from '../helpers/requirements.js'
 import {PYTHON} from '../requirements.js'
@@ -207,6 +208,48 @@ describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resou
     expect(rows).toHaveLength(12)
     expect(new Set(rows.map((row) => row.port)).size).toBe(12)
     expect(rows.some((row) => row.name.includes(':'))).toBe(false)
+  })
+})
+
+describe.skipIf(lacks('postgresql'))('qm rollout on the PostgreSQL registry', () => {
+  // Two host names the development certificate covers, both of this machine.
+  const HOSTS = ['localhost', '127.0.0.1']
+  let server: TestPostgres | undefined
+  afterAll(() => server?.destroy())
+
+  it('two hosts rolling out at once stay consistent: one row per name and host, distinct ports per host, every row on a port its process serves', {timeout: 120_000}, async () => {
+    server = await startTestPostgres()
+    const database = await server.createDatabase()
+    const hosts = [await makeProject(), await makeProject()]
+    const [first] = hosts[0]!.portRange
+    hosts.forEach((project, i) => {
+      // Two hosts on one machine: their ranges must not overlap, since they share its ports.
+      const range = [first + i * 20, first + i * 20 + 19]
+      const host = HOSTS[i]!
+      const services = ['extractor', 'ocr'].map((name) => `  ${name}:\n    command: [${process.execPath}, ${join(FIXTURES, 'guide-call-server.mjs')}]\n    instances: 2\n`).join('')
+      writeFileSync(
+        join(project.dir, 'services.yaml'),
+        `version: 1\nport_range: [${range[0]}, ${range[1]}]\nregistry: {url: "${server!.url({database})}", host: ${host}}\ndefaults:\n  stop_timeout: 2s\n  rollout: {watch: 500ms}\nservices:\n${services}`,
+      )
+    })
+    for (const project of hosts) await started(project)
+    const before = await server.query<{id: number; name: string; host: string; port: number}>(database, 'SELECT id, name, host, port FROM core_serviceendpoint ORDER BY id')
+    const rolled = await Promise.all(hosts.map((project) => project.qm('rollout')))
+    for (const result of rolled) expect(result.exitCode, result.stderr).toBe(0)
+    const after = await server.query<{id: number; name: string; host: string; port: number; is_active: boolean}>(database, 'SELECT id, name, host, port, is_active FROM core_serviceendpoint ORDER BY id')
+    expect(after.map((row) => [row.id, row.name, row.host, row.is_active])).toEqual(before.map((row) => [row.id, row.name, row.host, true]))
+    for (const host of HOSTS) {
+      const ports = after.filter((row) => row.host === host).map((row) => row.port)
+      expect(new Set(ports).size).toBe(4)
+    }
+    for (const [i, project] of hosts.entries()) {
+      const host = HOSTS[i]!
+      const serving = new Map((await statusOf(project)).map((row) => [row.name, row]))
+      for (const row of after.filter((r) => r.host === host)) {
+        expect(serving.get(row.name)).toMatchObject({state: 'running', port: row.port})
+        expect(before.find((b) => b.id === row.id)!.port).not.toBe(row.port)
+      }
+    }
   })
 })
 
