@@ -5,7 +5,10 @@
 // spawned and stopped by the harness itself. A supervisor that is not installed is skipped
 // with a line saying so. `npm run bench` builds first; then
 //   node bench/peers.js [--rounds 3] [--services 40] [--kills 5] [--status-runs 5]
-//                       [--first-port 65400] [--only qm,PM2,supervisord] [--json]
+//                       [--restart-rounds 1] [--first-port 65400] [--only qm,PM2,supervisord] [--json]
+// After the rounds, every service is restarted under the platform's kind of load
+// (--restart-rounds times; 0 skips it): failed Calls through qm rollout, qm restart,
+// pm2 restart all and supervisorctl restart all.
 // Progress goes to stderr, the table (or JSON) to stdout.
 import {spawn} from 'node:child_process'
 import {parseArgs} from 'node:util'
@@ -13,6 +16,7 @@ import {GuideJob} from './lib/guide-services.js'
 import {isAlive, killGroup, residentBytes, sleep, waitFor} from './lib/processes.js'
 import {machine} from './lib/report.js'
 import {summarize} from './lib/stats.js'
+import {fixedRegistry, qmAutoPorts, underLoad} from './lib/restart-load.js'
 import {pm2, qm, run, supervisord} from './lib/supervisors.js'
 
 const options = parseArgs({
@@ -21,6 +25,7 @@ const options = parseArgs({
     services: {type: 'string', default: '40'},
     kills: {type: 'string', default: '5'},
     'status-runs': {type: 'string', default: '5'},
+    'restart-rounds': {type: 'string', default: '1'},
     // Above Linux's ephemeral range (32768–60999) and the tests' blocks (61000–65399): in
     // that range any outgoing connection, the harness's own probes included, can take a
     // service's port as its source port, and the service then cannot bind it.
@@ -42,6 +47,7 @@ const N = count('services')
 const KILLS = count('kills')
 const STATUS_RUNS = count('status-runs')
 const FIRST_PORT = count('first-port')
+const RESTART_ROUNDS = options['restart-rounds'] === '0' ? 0 : count('restart-rounds')
 const MIB = 1024 * 1024
 
 const startedMs = performance.now()
@@ -91,7 +97,19 @@ try {
       else await measureSupervisor(subject, round)
     }
   }
-  const table = report(supervisors.map((s) => s.name), skipped)
+  const restartColumns = []
+  for (let round = 1; round <= RESTART_ROUNDS; round++) {
+    for (const subject of restartSubjects(supervisors)) {
+      progress(`restart under load ${round}/${RESTART_ROUNDS}: ${subject.name}`)
+      await job.quiet()
+      const counts = await subject.measure()
+      add('restartFailed', subject.name, counts.failed)
+      add('restartOk', subject.name, counts.ok)
+      add('restartMs', subject.name, counts.restartMs)
+      if (round === 1) restartColumns.push(subject.name)
+    }
+  }
+  const table = report(supervisors.map((s) => s.name), skipped) + (restartColumns.length > 0 ? `\n\n${restartReport(restartColumns)}` : '')
   process.stdout.write(options.json ? `${JSON.stringify({machine: machine(), rounds: ROUNDS, services: N, samples}, null, 2)}\n` : `${table}\n`)
 } finally {
   cleanup()
@@ -222,4 +240,57 @@ function report(names, skipped) {
     line(widths.map((w) => '-'.repeat(w))),
     ...cells.map(line),
   ].join('\n')
+}
+
+/** The restarts measured under load: qm's two ways on services with port: auto, then each peer's restart all. */
+function restartSubjects(supervisors) {
+  const subjects = []
+  for (const supervisor of supervisors) {
+    if (supervisor.name === 'qm') {
+      const auto = qmAutoPorts(job)
+      for (const verb of ['rollout', 'restart']) {
+        subjects.push({
+          name: `qm ${verb}`,
+          measure: async () => {
+            auto.setup()
+            const started = await auto.start()
+            if (started.code !== 0) throw new Error(`qm start (port: auto) exited ${started.code}: ${started.stderr.slice(-500)}`)
+            try {
+              return await underLoad(job, auto.registry, () => run(auto.command(verb), {env: job.env, cwd: auto.dir}))
+            } finally {
+              await auto.down()
+            }
+          },
+        })
+      }
+      continue
+    }
+    subjects.push({
+      name: `${supervisor.name} restart all`,
+      measure: async () => {
+        await supervisor.start()
+        await job.allAnswered(performance.now())
+        try {
+          return await underLoad(job, await fixedRegistry(job), () => supervisor.restartAll())
+        } finally {
+          await supervisor.stop()
+          await supervisor.down()
+        }
+      },
+    })
+  }
+  return subjects
+}
+
+function restartReport(columns) {
+  const rows = [
+    ['restartFailed', 'failed Calls (ended without the end-of-stream frame)'],
+    ['restartOk', 'Calls that succeeded meanwhile'],
+    ['restartMs', 'restart command took (ms)'],
+  ]
+  const cells = rows.map(([id, label]) => [label, ...columns.map((column) => String(Math.round(median(id, column))))])
+  const header = [`every one of the ${N} services restarted under the platform's load (medians of ${RESTART_ROUNDS})`, ...columns]
+  const widths = header.map((title, i) => Math.max(title.length, ...cells.map((line) => line[i].length)))
+  const line = (values) => values.map((value, i) => (i === 0 ? value.padEnd(widths[i]) : value.padStart(widths[i]))).join('  ').trimEnd()
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n')
 }

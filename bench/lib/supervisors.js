@@ -85,6 +85,7 @@ export function pm2(job) {
     },
     start: async () => expectOk(await run(cli('start', ecosystem), {env, cwd: home}), 'pm2 start'),
     stop: async () => expectOk(await run(cli('stop', 'all'), {env, cwd: home}), 'pm2 stop all'),
+    restartAll: () => run(cli('restart', 'all'), {env, cwd: home}),
     status: (json) => run(cli(json ? 'jlist' : 'ls'), {env, cwd: home}),
     daemonPid: () => pidFromFile(join(home, 'pm2.pid')),
     async servicePid(i) {
@@ -124,6 +125,7 @@ export function supervisord(job) {
       return expectOk(await run(ctl('start', 'all'), {env, cwd: dir}), 'supervisorctl start all')
     },
     stop: async () => expectOk(await run(ctl('stop', 'all'), {env, cwd: dir}), 'supervisorctl stop all'),
+    restartAll: () => run(ctl('restart', 'all'), {env, cwd: dir}),
     // supervisorctl status exits 3 when a program is not running; only its time is used.
     status: () => run(ctl('status'), {env, cwd: dir}),
     daemonPid: () => pidFromFile(pidFile),
