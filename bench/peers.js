@@ -7,8 +7,8 @@
 //   node bench/peers.js [--rounds 3] [--services 40] [--kills 5] [--status-runs 5]
 //                       [--restart-rounds 1] [--first-port 65400] [--only qm,PM2,supervisord] [--json]
 // After the rounds, every service is restarted under the platform's kind of load
-// (--restart-rounds times; 0 skips it): failed Calls through qm rollout, qm restart,
-// pm2 restart all and supervisorctl restart all.
+// (--restart-rounds times; 0 skips it): failed Calls through qm rollout, qm restart (with
+// no drain, and with --drain 2s), pm2 restart all and supervisorctl restart all.
 // Progress goes to stderr, the table (or JSON) to stdout.
 import {spawn} from 'node:child_process'
 import {parseArgs} from 'node:util'
@@ -103,6 +103,8 @@ try {
       progress(`restart under load ${round}/${RESTART_ROUNDS}: ${subject.name}`)
       await job.quiet()
       const counts = await subject.measure()
+      const kinds = [...new Set(counts.errors.map((error) => error.replace(/^\S+ port \d+: /, '')))]
+      progress(`  ${counts.failed} failed, ${counts.ok} ok, ${counts.not_found} lookups found no active row${kinds.length > 0 ? `; failures: ${kinds.slice(0, 3).join(' | ')}` : ''}`)
       add('restartFailed', subject.name, counts.failed)
       add('restartOk', subject.name, counts.ok)
       add('restartMs', subject.name, counts.restartMs)
@@ -248,15 +250,15 @@ function restartSubjects(supervisors) {
   for (const supervisor of supervisors) {
     if (supervisor.name === 'qm') {
       const auto = qmAutoPorts(job)
-      for (const verb of ['rollout', 'restart']) {
+      for (const verb of [['rollout'], ['restart'], ['restart', '--drain', '2s']]) {
         subjects.push({
-          name: `qm ${verb}`,
+          name: `qm ${verb.join(' ')}`,
           measure: async () => {
             auto.setup()
             const started = await auto.start()
             if (started.code !== 0) throw new Error(`qm start (port: auto) exited ${started.code}: ${started.stderr.slice(-500)}`)
             try {
-              return await underLoad(job, auto.registry, () => run(auto.command(verb), {env: job.env, cwd: auto.dir}))
+              return await underLoad(job, auto.registry, () => run(auto.command(...verb), {env: job.env, cwd: auto.dir}))
             } finally {
               await auto.down()
             }

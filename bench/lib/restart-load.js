@@ -37,7 +37,7 @@ export function qmAutoPorts(job) {
       )
     },
     start: () => run(cli('start'), {env, cwd: dir}),
-    command: (verb) => cli(verb),
+    command: (...args) => cli(...args),
     down: () => run(cli('shutdown'), {env, cwd: dir}),
   }
 }

@@ -61,7 +61,7 @@ export class QmClient {
     const client = await connectToDaemon(this.manifest)
     if (!client) return undefined
     const reply = await once(client, (c) => c.request('shutdown', {stopServices, ...options}))
-    if (!(await waitUntil(() => processStartTime(reply.pid) === undefined, SHUTDOWN_WAIT_MS, 10))) {
+    if (!(await waitUntil(() => processStartTime(reply.pid) === undefined, SHUTDOWN_WAIT_MS + (options.drainMs ?? 0), 10))) {
       throw new QmError(
         `the daemon (pid ${reply.pid}) is still running ${SHUTDOWN_WAIT_MS / 1000}s after it was asked to shut down`,
         1,

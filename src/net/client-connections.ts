@@ -34,9 +34,12 @@ export function foreignClientConnections(port: number, sockets: readonly TcpSock
   const served = sockets.filter((socket) => socket.state === 'ESTABLISHED' && socket.localPort === port && socket.remotePort !== 0)
   if (served.length === 0) return []
   const own = ownSocketInodes()
-  const clientEnds = new Map(sockets.filter((socket) => socket.remotePort === port).map((socket) => [endKey(socket.localAddress, socket.localPort), socket]))
+  const connection = (from: string, to: string) => `${from}>${to}`
+  const clientEnds = new Map(
+    sockets.filter((socket) => socket.remotePort === port).map((socket) => [connection(endKey(socket.localAddress, socket.localPort), endKey(socket.remoteAddress, socket.remotePort)), socket]),
+  )
   return served.filter((socket) => {
-    const client = clientEnds.get(endKey(socket.remoteAddress, socket.remotePort))
+    const client = clientEnds.get(connection(endKey(socket.remoteAddress, socket.remotePort), endKey(socket.localAddress, socket.localPort)))
     return !(client && own.has(client.inode))
   })
 }
@@ -52,8 +55,17 @@ export async function untilNoClients(port: number, options: {deadline: number; q
   for (;;) {
     const now = performance.now()
     if (now >= options.deadline || options.stop?.aborted) return
-    if (foreignClientConnections(port).length > 0) busyAt = now
+    // A table that cannot be read says nothing: the drain then runs to its deadline.
+    if (clientsOrUnknown(port)) busyAt = now
     else if (now - busyAt >= options.quietMs) return
     await new Promise((resolve) => setTimeout(resolve, Math.max(1, Math.min(options.pollMs, options.deadline - now))))
+  }
+}
+
+function clientsOrUnknown(port: number): boolean {
+  try {
+    return foreignClientConnections(port).length > 0
+  } catch {
+    return true
   }
 }

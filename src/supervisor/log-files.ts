@@ -52,9 +52,13 @@ export interface LogWriter {
   done(): Promise<void>
 }
 
-export function startLogWriter(path: string, settings: LogSettings, spawn: typeof spawnChild): LogWriter {
+/**
+ * `pipe` names the FIFO among a service's own: a rollout's second process writes the same
+ * log through a pipe of its own while the first one's writer still drains the first's.
+ */
+export function startLogWriter(path: string, settings: LogSettings, spawn: typeof spawnChild, pipe = ''): LogWriter {
   mkdirSync(dirname(path), {recursive: true})
-  const fifo = join(dirname(path), `.${basename(path)}.fifo`)
+  const fifo = join(dirname(path), `.${basename(path)}${pipe ? `.${pipe}` : ''}.fifo`)
   if (!existsSync(fifo)) execFileSync('mkfifo', ['-m', '600', fifo])
   // Held open for reading and writing, the FIFO lets the write-only open below return at
   // once, and keeps what the service writes before the log process has opened its end.

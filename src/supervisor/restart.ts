@@ -37,7 +37,7 @@ export function watchExit(r: ServiceRecord, running: RunningProcess): void {
   void running.exited.then((exitInfo) => {
     running.exitInfo = exitInfo
     running.watch.abort()
-    if (r.process !== running || r.released) return
+    if (r.process !== running || r.released || r.handingOver) return
     if (r.state === 'running' || r.state === 'unhealthy') onExit(r, exitInfo)
   })
 }

@@ -15,6 +15,7 @@ import {start} from './launch.js'
 import {serviceLogTail} from './log-files.js'
 import {resolveExecutable} from './preflight.js'
 import {stopGroup} from './process-group.js'
+import {scheduleStableReset} from './liveness.js'
 import {watchExit} from './restart.js'
 import {describeExit, type RunningProcess, type ServiceRecord} from './service-record.js'
 import {spawnProcess, type ExitInfo} from './spawn.js'
@@ -59,7 +60,7 @@ export async function rollout(r: ServiceRecord, options: RolloutOptions, say: Sa
       }
     }
     say('in-place', `fixed port ${r.service.port}: a drained stop, then a start on the same port`)
-    await stop(r, 'rolled out in place (fixed port)', options.drainMs === undefined ? {} : {drainMs: options.drainMs})
+    await stop(r, 'rolled out in place (fixed port)', {drainMs: options.drainMs ?? r.service.rollout.drainDelayMs})
     const result = await start(r, 'rolled out in place (fixed port)')
     return {name: r.name, ok: result.ok, way: 'in-place', ...(result.port === undefined ? {} : {toPort: result.port}), ...(result.pid === undefined ? {} : {pid: result.pid}), ...(result.reason ? {reason: result.reason} : {}), ...(result.logTail ? {logTail: result.logTail} : {})}
   }
@@ -70,6 +71,7 @@ async function swap(r: ServiceRecord, options: RolloutOptions, say: Say): Promis
   const {endpoints, registryHost: host} = r.context
   const old = r.process!
   const oldPort = r.port!
+  const oldFingerprint = r.fingerprint
   const reservation = reservationName(r.name)
   // A reservation left by a rollout that never finished (its daemon killed) goes first.
   await endpoints.unregister(reservation, host).catch((error: unknown) => {
@@ -83,7 +85,7 @@ async function swap(r: ServiceRecord, options: RolloutOptions, say: Say): Promis
   const spawnedAt = performance.now()
   let healthyAfterMs = 0
   try {
-    candidate = await launchCandidate(r, spare)
+    candidate = await launchCandidate(r, spare, old.logPipe === '' || old.logPipe === undefined ? 'next' : '')
     say('spawned', `pid ${candidate.pid} on port ${spare}`)
     probe = await untilHealthy(r, candidate, spare)
     healthyAfterMs = Math.round(performance.now() - spawnedAt)
@@ -96,22 +98,27 @@ async function swap(r: ServiceRecord, options: RolloutOptions, say: Say): Promis
     const call = await r.context.channels.probe(r.target(spare), {type: 'call', timeoutMs: r.service.health.timeoutMs, versionKeys: r.service.health.versionKeys})
     if (call.status !== 'SERVING') throw new GateFailed(`its Call did not end with an end-of-stream frame: ${call.status}${call.reason ? `, ${call.reason}` : ''}`)
     say('call', `one Call ended with an end-of-stream frame in ${Math.round(call.latencyMs)} ms`)
-    if (r.process !== old) throw new GateFailed(`the old process (pid ${old.pid}) ended meanwhile; the restart policy has the service`)
+    if (r.process !== old || (r.state !== 'running' && r.state !== 'unhealthy')) throw new GateFailed(`the old process (pid ${old.pid}) ended meanwhile; the restart policy has the service`)
+    // From here until the record follows the row, the old process's exit is the rollout's.
+    r.handingOver = true
     const moved = await endpoints.move({name: r.name, host, fromPort: oldPort, toPort: spare, releasing: reservation})
+    handOver(r, candidate, spare, probe)
     say('switched', `row ${r.name} (id ${moved.id}) now names port ${spare}: new lookups find pid ${candidate.pid}`)
   } catch (error) {
-    if (!(error instanceof GateFailed) && !(error instanceof QmError)) throw error
+    r.handingOver = false
+    // Whatever failed, nothing of the new process stays: not it, not its reservation.
     if (candidate) {
       await stopGroup(candidate.pid, Math.min(r.service.stopTimeoutMs, 2000))
-      await candidate.logged()
       r.context.channels.drop(r.target(spare))
     }
     await endpoints.unregister(reservation, host).catch(() => undefined)
+    if (candidate) await candidate.logged()
     const reason = `the new process was not put in: ${(error as Error).message}`
     say('refused', `${reason}; pid ${old.pid} serves on, on port ${oldPort}`)
     return {name: r.name, ok: false, way: 'swap', fromPort: oldPort, reason, ...(error instanceof QmError && error.hint ? {hint: error.hint} : {}), logTail: serviceLogTail(r.logFile, LOG_LINES)}
+  } finally {
+    r.handingOver = false
   }
-  handOver(r, candidate, spare, probe)
   const drainMs = options.drainMs ?? r.service.rollout.drainDelayMs
   const watchMs = r.service.rollout.watchMs
   say('draining', `old pid ${old.pid} on port ${oldPort}: up to ${drainMs} ms for its clients to finish; the new one is watched for ${watchMs} ms`)
@@ -119,13 +126,18 @@ async function swap(r: ServiceRecord, options: RolloutOptions, say: Say): Promis
   const died = await drainWatching(oldPort, candidate, drainMs, watchMs)
   if (died) {
     const afterMs = Math.round(performance.now() - switchedAt)
-    await candidate.logged()
+    // The row first: every moment it names a dead port, lookups fail.
     const back = await endpoints.move({name: r.name, host, fromPort: spare, toPort: oldPort}).then(
       () => undefined,
       (error: unknown) => error as Error,
     )
-    handOver(r, old, oldPort, undefined)
+    handOver(r, old, oldPort, undefined, oldFingerprint)
+    // Its children too, and whatever the port still holds.
+    await stopGroup(candidate.pid, Math.min(r.service.stopTimeoutMs, 2000))
     r.context.channels.drop(r.target(spare))
+    // The old process ended during the drain too: its exit, ignored then, goes to the restart policy now.
+    if (old.exitInfo) watchExit(r, old)
+    await candidate.logged()
     const reason = `the new process ${describeExit(died)} ${afterMs} ms after the switch`
     if (back) {
       say('rolled-back', `${reason}; the row could not be moved back: ${back.message}`)
@@ -141,11 +153,12 @@ async function swap(r: ServiceRecord, options: RolloutOptions, say: Say): Promis
   return {name: r.name, ok: true, way: 'swap', fromPort: oldPort, toPort: spare, pid: candidate.pid, healthyAfterMs}
 }
 
-async function launchCandidate(r: ServiceRecord, port: number): Promise<RunningProcess> {
+async function launchCandidate(r: ServiceRecord, port: number, logPipe: string): Promise<RunningProcess> {
   const executable = resolveExecutable(r.name, r.service, process.env)
   const argv = serviceArgv(r.service, port)
-  // The same log file: `qm logs` follows the service, whichever process is speaking.
-  const spawned = await spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs})
+  // The same log file (`qm logs` follows the service, whichever process speaks), through a
+  // pipe of its own while the old one's writer still drains the old pipe.
+  const spawned = await spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs, logPipe})
   const candidate: RunningProcess = {...spawned, adopted: false, startedAtMs: r.clock.nowMs(), watch: new AbortController()}
   void candidate.exited.then((exit) => (candidate.exitInfo = exit))
   return candidate
@@ -166,12 +179,23 @@ async function untilHealthy(r: ServiceRecord, candidate: RunningProcess, port: n
   return probe
 }
 
-/** The record follows the process that the row names. */
-function handOver(r: ServiceRecord, to: RunningProcess, port: number, probe: ProbeResult | undefined): void {
+/**
+ * The record follows the process that the row names, and liveness starts over on it: a
+ * probe in flight, and the failures counted, were the other process's.
+ */
+function handOver(r: ServiceRecord, to: RunningProcess, port: number, probe: ProbeResult | undefined, fingerprint = launchFingerprint(r.service, port)): void {
   r.process = to
   r.port = port
-  r.fingerprint = launchFingerprint(r.service, port)
-  if (probe) r.lastProbe = probe
+  r.fingerprint = fingerprint
+  r.lastProbe = probe
+  r.probeFailures = 0
+  r.detail = undefined
+  if (r.state === 'unhealthy') r.moveTo('running', `rolled out: pid ${to.pid} on port ${port} answers`)
+  else {
+    r.scope.abort()
+    r.scope = new AbortController()
+  }
+  scheduleStableReset(r, r.scope.signal)
   r.save()
 }
 

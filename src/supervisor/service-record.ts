@@ -56,6 +56,8 @@ export interface RunningProcess {
   watch: AbortController
   /** Resolves once its log process has written all it printed; at once for an adopted one. */
   logged: () => Promise<void>
+  /** Which of the service's log pipes it writes to; '' for an adopted one. */
+  logPipe?: string
 }
 
 export class ServiceRecord {
@@ -86,6 +88,8 @@ export class ServiceRecord {
   healthyAfterMs: number | undefined
   /** Whether the daemon's log has been told that qm's own credentials fail this service's probes. */
   credentialWarning = false
+  /** A rollout is moving the row between two processes: the old one's exit is the rollout's to handle. */
+  handingOver = false
   /** The supervisor has let go of it (shutdown leaving the services running): nothing more is recorded. */
   released = false
 

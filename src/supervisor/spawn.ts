@@ -18,6 +18,8 @@ export interface SpawnedProcess {
   exited: Promise<ExitInfo>
   /** Resolves once the log process has written everything the service printed (or after a bound). */
   logged: () => Promise<void>
+  /** Which of the service's log pipes it writes to ('' or 'next'). */
+  logPipe: string
 }
 
 export interface SpawnRequest {
@@ -27,11 +29,14 @@ export interface SpawnRequest {
   env: Record<string, string>
   logFile: string
   logs: LogSettings
+  /** The log pipe: '' unless another process of the service still writes through that one (a rollout). */
+  logPipe?: string
 }
 
 export async function spawnProcess(request: SpawnRequest): Promise<SpawnedProcess> {
   const {execa} = await import('execa')
-  const writer = startLogWriter(request.logFile, request.logs, spawnChild)
+  const logPipe = request.logPipe ?? ''
+  const writer = startLogWriter(request.logFile, request.logs, spawnChild, logPipe)
   let child
   try {
     // execa's types list only fds 0-9, but it hands any fd to child_process.spawn as is.
@@ -60,5 +65,5 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnedProces
     const result = await child
     throw new Error(result.shortMessage ?? `could not spawn ${request.executable}`)
   }
-  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done}
+  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done, logPipe}
 }

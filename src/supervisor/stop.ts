@@ -48,16 +48,18 @@ export function stop(r: ServiceRecord, cause: string, options: StopOptions = {})
     default:
       r.stopping = (async () => {
         const serving = r.state === 'running' || r.state === 'unhealthy'
-        if (serving) {
-          const drainMs = options.drainMs ?? r.service.drainDelayMs
-          if (drainMs > 0) {
-            r.drainEndsAtMs = r.clock.nowMs() + drainMs
-            r.moveTo('draining', `${cause}; the row is inactive, waiting up to ${drainMs} ms for clients to finish`)
-          }
+        const drainMs = serving ? (options.drainMs ?? r.service.drainDelayMs) : 0
+        // The state moves before the first wait: from here an exit or a probe is the stop's.
+        if (drainMs > 0) {
+          r.drainEndsAtMs = r.clock.nowMs() + drainMs
+          r.moveTo('draining', `${cause}; the row is inactive, waiting up to ${drainMs} ms for clients to finish`)
           await r.setActive(false)
-          if (drainMs > 0) await drain(r, drainMs)
+          await drain(r, drainMs)
+        } else {
+          r.moveTo('stopping', cause)
+          if (serving) await r.setActive(false)
         }
-        r.moveTo('stopping', cause)
+        if (r.state === 'draining') r.moveTo('stopping', cause)
         r.settleAttempt({...r.result(false), reason: 'stopped before it became healthy'})
         await killProcess(r)
         r.moveTo('stopped', cause)

@@ -3,14 +3,14 @@
 // does: it looks the service's row up before each new Call, opens a Call over mTLS, sends
 // records for up to a second and waits for the end-of-stream frame.
 import {spawn} from 'node:child_process'
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
 import {listeningPorts} from '../../src/net/socket-table.js'
 import {generatePythonStubs} from '../health/support.js'
 import {startTestPostgres, type TestPostgres} from '../helpers/postgres.js'
-import {FIXTURES, isAlive, killGroup, makeProject, waitFor, type Project} from '../helpers/project.js'
+import {FIXTURES, isAlive, killGroup, makeProject, processesMentioning, waitFor, type Project} from '../helpers/project.js'
 import {lacks} from '../helpers/requirements.js'
 import {PYTHON} from '../requirements.js'
 
@@ -103,7 +103,7 @@ describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resou
     expect(counts.failed, counts.errors.join('\n')).toBe(0)
 
     // Same rows (ids and names), new ports, active; the old processes and ports are gone.
-    const byId = (rows: {id: number}[]) => [...rows].sort((a, b) => a.id - b.id)
+    const byId = <T extends {id: number}>(rows: T[]): T[] => [...rows].sort((a, b) => a.id - b.id)
     const after = byId(await project.endpoints())
     expect(after.map((row) => [row.id, row.name, row.active])).toEqual(byId(before).map((row) => [row.id, row.name, true]))
     for (const row of after) {
@@ -115,6 +115,9 @@ describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resou
       if (!after.some((other) => other.port === old.port)) expect(listeningPorts().has(old.port)).toBe(false)
     }
     for (const pid of pidsBefore) expect(isAlive(pid)).toBe(false)
+    // The new process wrote through a pipe of its own: the old one's log writer ended with it.
+    const logWriters = () => processesMentioning(project.dir).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').startsWith('perl'))
+    await waitFor(() => logWriters().length === 2, 'one log writer per service')
     const statuses = await statusOf(project)
     expect(statuses.map((row) => [row.name, row.state, row.port]).sort()).toEqual(after.map((row) => [row.name, 'running', row.port]).sort())
 
@@ -157,7 +160,7 @@ describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resou
     manifest()
     await started(project)
     const [row] = await project.endpoints()
-    const [{pid}] = await statusOf(project)
+    const {pid} = (await statusOf(project))[0]!
     const load = await platformLoad(project, ['extractor'])
     await loadFor(1000)
     const unchanged = async () => {
@@ -259,7 +262,7 @@ describe('qm rollout of a service with a fixed port', () => {
     const port = project.portRange[0] + 7
     project.writeManifest(`  fixed:\n    command: [${process.execPath}, ${join(FIXTURES, 'guide-call-server.mjs')}]\n    port: ${port}\n`)
     await started(project)
-    const [{pid}] = await statusOf(project)
+    const {pid} = (await statusOf(project))[0]!
     const refused = await project.qm('rollout', 'fixed')
     expect(refused.exitCode).toBe(1)
     expect(refused.stderr).toContain(`✗ fixed: it has the fixed port ${port}: a second process cannot listen beside the first, so the row cannot move`)
