@@ -5,7 +5,7 @@
 import type {ExpiringCertificate} from '../certs/expiry.js'
 import type {RegistryBacklog} from '../supervisor/registry-writes.js'
 import type {RolloutOptions} from '../supervisor/rollout.js'
-import type {AttemptResult, InstanceStatus, Plan, ReloadReport, RolloutPhase, RolloutResult, StopResult, Transition} from '../supervisor/states.js'
+import type {AttemptResult, InstanceStatus, Plan, ProbeEvent, ReloadReport, RolloutPhase, RolloutResult, StopResult, Transition} from '../supervisor/states.js'
 
 export interface Contract {
   ping: {params: Record<string, never>; result: {pid: number; manifest: string}}
@@ -18,6 +18,8 @@ export interface Contract {
   reload: {params: {names?: string[]}; result: {reload: ReloadReport}}
   rollout: {params: {names?: string[]} & RolloutOptions; result: {reload: ReloadReport; results: RolloutResult[]}}
   shutdown: {params: {stopServices?: boolean; drainMs?: number}; result: {pid: number}}
+  /** State changes and probe answers, from sinceMs (recorded state changes only) and then live, until the client goes. */
+  events: {params: {names?: string[]; sinceMs?: number}; result: Record<string, never>}
 }
 
 export type Method = keyof Contract
@@ -42,9 +44,9 @@ export interface StatusResult {
  * reload, first its plan (what it will touch, in order), then each state change it causes,
  * and for a rollout each step of each instance.
  */
-export type ContractEvent = (Plan & {type: 'plan'}) | (Transition & {type: 'transition'}) | (RolloutPhase & {type: 'step'})
+export type ContractEvent = (Plan & {type: 'plan'}) | (Transition & {type: 'transition'}) | (RolloutPhase & {type: 'step'}) | (ProbeEvent & {type: 'probe'})
 
 /** The daemon's side: one handler per method. */
-export type MethodTable = {[M in Method]: (params: Params<M>, emit: (event: ContractEvent) => void) => Promise<Result<M>>}
+export type MethodTable = {[M in Method]: (params: Params<M>, emit: (event: ContractEvent) => void, gone: AbortSignal) => Promise<Result<M>>}
 
-export const METHODS: ReadonlySet<Method> = new Set<Method>(['ping', 'status', 'start', 'stop', 'restart', 'reload', 'rollout', 'shutdown'])
+export const METHODS: ReadonlySet<Method> = new Set<Method>(['ping', 'status', 'start', 'stop', 'restart', 'reload', 'rollout', 'shutdown', 'events'])

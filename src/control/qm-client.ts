@@ -51,6 +51,28 @@ export class QmClient {
     return this.change('reload', {}, onEvent)
   }
 
+  /**
+   * State changes and probe answers until `stop` aborts or the daemon shuts down (then it
+   * resolves true); false when no daemon runs.
+   */
+  async events(params: Params<'events'>, onEvent: OnEvent, stop: AbortSignal): Promise<boolean> {
+    const client = await connectToDaemon(this.manifest)
+    if (!client) return false
+    const ended = client.request('events', params, onEvent)
+    const onStop = () => client.close()
+    stop.addEventListener('abort', onStop, {once: true})
+    try {
+      await ended
+    } catch (error) {
+      // Closing the connection is how a watcher stops; the request then fails, as it should.
+      if (!stop.aborted) throw error
+    } finally {
+      stop.removeEventListener('abort', onStop)
+      client.close()
+    }
+    return true
+  }
+
   async status(names: string[]): Promise<StatusResult> {
     const client = await connectToDaemon(this.manifest)
     return client ? once(client, (c) => c.request('status', {names})) : recordedStatus(this.manifest, names)

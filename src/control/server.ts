@@ -7,7 +7,8 @@ import {QmError} from '../errors.js'
 import {METHODS} from './contract.js'
 import {encode, LineReader, MAX_LINE_BYTES, type Method, type Reply, type Request} from './protocol.js'
 
-export type RequestHandler = (request: Request, emit: (event: unknown) => void) => Promise<unknown>
+/** `gone` aborts when the client's connection closes: a request that streams until then (qm events) ends there. */
+export type RequestHandler = (request: Request, emit: (event: unknown) => void, gone: AbortSignal) => Promise<unknown>
 
 
 export async function serveControl(socketPath: string, handle: RequestHandler, onBug: (error: unknown) => void): Promise<Server> {
@@ -32,8 +33,10 @@ function serveConnection(socket: Socket, handle: RequestHandler, onBug: (error: 
   const send = (reply: Reply) => {
     if (!socket.destroyed && socket.writable) socket.write(encode(reply))
   }
+  const gone = new AbortController()
+  socket.on('close', () => gone.abort())
   const reader = new LineReader(
-    (line) => void answer(line, send, handle, onBug),
+    (line) => void answer(line, send, (request, emit) => handle(request, emit, gone.signal), onBug),
     () => {
       send({id: 0, error: {code: 'BAD_REQUEST', exitCode: 1, message: `control message longer than ${MAX_LINE_BYTES} bytes`}})
       socket.end()
@@ -44,7 +47,7 @@ function serveConnection(socket: Socket, handle: RequestHandler, onBug: (error: 
   socket.on('error', () => socket.destroy())
 }
 
-async function answer(line: string, send: (reply: Reply) => void, handle: RequestHandler, onBug: (error: unknown) => void): Promise<void> {
+async function answer(line: string, send: (reply: Reply) => void, handle: (request: Request, emit: (event: unknown) => void) => Promise<unknown>, onBug: (error: unknown) => void): Promise<void> {
   let request: Request
   try {
     request = parseRequest(line)

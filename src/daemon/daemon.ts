@@ -33,6 +33,8 @@ export interface DaemonOptions {
 export class Daemon {
   private server: Server | undefined
   private closing: Promise<void> | undefined
+  /** Aborts when the daemon begins to shut down: the requests that stream until their client goes (qm events) end then. */
+  private readonly ending = new AbortController()
   private readonly closed: Promise<void>
   private markClosed!: () => void
   private mutations: Promise<unknown> = Promise.resolve()
@@ -73,7 +75,7 @@ export class Daemon {
     const {adopted, gone} = await supervisor.adoptRecorded()
     if (adopted.length > 0) log(`adopted ${adopted.length} running service(s) from a previous daemon: ${adopted.join(', ')}`)
     if (gone.length > 0) log(`recorded but no longer running: ${gone.join(', ')}`)
-    daemon.server = await serveControl(paths.socket, (request, emit) => daemon.handle(request, emit), (error) => log(`bug: ${(error as Error).stack ?? String(error)}`))
+    daemon.server = await serveControl(paths.socket, (request, emit, gone) => daemon.handle(request, emit, gone), (error) => log(`bug: ${(error as Error).stack ?? String(error)}`))
     writeFileSync(paths.pidFile, `${process.pid}\n`)
     log(`daemon ${process.pid} serving ${manifest.file} on ${paths.socket}`)
     return daemon
@@ -112,17 +114,33 @@ export class Daemon {
         return {reload, results}
       }),
     reload: (_params, emit) => this.mutation(emit, async () => ({reload: await this.reloadManifest(false)})),
+    // Not a mutation: it watches, alongside whatever else runs, until the client goes.
+    events: async ({names = [], sinceMs}, emit, gone) => {
+      const wanted = new Set(this.supervisor.status(names).map((row) => row.name))
+      if (sinceMs !== undefined) for (const transition of this.supervisor.transitionsSince(sinceMs, names)) emit({type: 'transition', ...transition})
+      const stopTransitions = this.supervisor.addTransitionListener((transition) => {
+        if (wanted.has(transition.name)) emit({type: 'transition', ...transition})
+      })
+      const stopProbes = this.supervisor.addProbeListener((probe) => {
+        if (wanted.has(probe.name)) emit({type: 'probe', ...probe})
+      })
+      const over = AbortSignal.any([gone, this.ending.signal])
+      await new Promise<void>((resolve) => (over.aborted ? resolve() : over.addEventListener('abort', () => resolve(), {once: true})))
+      stopTransitions()
+      stopProbes()
+      return {}
+    },
   }
 
   /** The contract in-process, as `qm up` uses it: the same table the socket serves. */
   call<M extends Method>(method: M, params: Params<M>, onEvent: (event: ContractEvent) => void = () => undefined): Promise<Result<M>> {
-    return (this.methods[method] as (params: Params<M>, emit: (event: ContractEvent) => void) => Promise<Result<M>>)(params, onEvent)
+    return (this.methods[method] as (params: Params<M>, emit: (event: ContractEvent) => void, gone: AbortSignal) => Promise<Result<M>>)(params, onEvent, this.ending.signal)
   }
 
-  private handle(request: Request, emit: (event: ContractEvent) => void): Promise<unknown> {
-    const handler = this.methods[request.method] as (params: Request['params'], emit: (event: ContractEvent) => void) => Promise<unknown>
+  private handle(request: Request, emit: (event: ContractEvent) => void, gone: AbortSignal): Promise<unknown> {
+    const handler = this.methods[request.method] as (params: Request['params'], emit: (event: ContractEvent) => void, gone: AbortSignal) => Promise<unknown>
     if (!handler) throw new QmError(`unknown method ${request.method}`, 1, 'BAD_REQUEST')
-    return handler(request.params ?? {}, emit)
+    return handler(request.params ?? {}, emit, gone)
   }
 
   /**
@@ -158,6 +176,8 @@ export class Daemon {
       this.log(options.stopServices ? 'shutting down: stopping every service' : 'shutting down, services left running')
       await this.mutations
       await this.supervisor.close(options)
+      // After the services' last state changes, so that qm events shows them.
+      this.ending.abort()
       await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
       const paths = daemonPaths(this.manifest.stateDir)
       rmSync(paths.pidFile, {force: true})

@@ -174,6 +174,14 @@ export class ChildRecords {
     return rows.reverse().map((r) => ({atMs: r.at_ms, name: r.name, from: r.from_state, to: r.to_state, cause: r.cause, pid: r.pid, startTime: r.start_time}))
   }
 
+  /** Every kept transition at or after sinceMs, oldest first. */
+  transitionsSince(sinceMs: number): TransitionRecord[] {
+    const rows = this.db
+      .prepare('SELECT at_ms, name, from_state, to_state, cause, pid, start_time FROM transitions WHERE at_ms >= ? ORDER BY id')
+      .all(sinceMs) as {at_ms: number; name: string; from_state: string; to_state: string; cause: string; pid: number | null; start_time: number | null}[]
+    return rows.map((r) => ({atMs: r.at_ms, name: r.name, from: r.from_state, to: r.to_state, cause: r.cause, pid: r.pid, startTime: r.start_time}))
+  }
+
   close(): void {
     this.db.close()
   }

@@ -149,7 +149,7 @@ export async function launch(r: ServiceRecord, cause: string): Promise<void> {
   // Not healthy in time, or the probe itself could not run (unreadable client certificates):
   // either way the process is killed and the start counts as failed.
   const probe = 'probe' in outcome ? outcome.probe : undefined
-  if (probe) r.lastProbe = probe
+  if (probe) r.probed(probe)
   if (probe?.status !== 'SERVING') {
     await stopGroup(running.pid, Math.min(r.service.stopTimeoutMs, 2000))
     await running.exited

@@ -40,7 +40,7 @@ export async function probeLiveness(r: ServiceRecord, signal: AbortSignal): Prom
     probe = {status: 'TLS_ERROR', latencyMs: 0, method: 'grpc', reason: `the probe could not run: ${(error as Error).message}`, cause: 'qm-credentials'}
   }
   if (signal.aborted) return
-  r.lastProbe = probe
+  r.probed(probe)
   if (probe.cause === 'qm-credentials') {
     credentialsFailed(r, probe, signal, startedMono)
     return

@@ -38,14 +38,14 @@ export function watchExit(r: ServiceRecord, running: RunningProcess): void {
     running.exitInfo = exitInfo
     running.watch.abort()
     if (r.process !== running || r.released || r.handingOver) return
-    if (r.state === 'running' || r.state === 'unhealthy') onExit(r, exitInfo)
+    if (r.state === 'running' || r.state === 'unhealthy') onExit(r, exitInfo, running.pid)
   })
 }
 
-function onExit(r: ServiceRecord, exitInfo: ExitInfo): void {
+function onExit(r: ServiceRecord, exitInfo: ExitInfo, pid: number): void {
   r.lastExit = exitInfo
   r.process = undefined
-  r.moveTo('exited', describeExit(exitInfo))
+  r.moveTo('exited', describeExit(exitInfo), pid)
   void r.setActive(false)
   if (!policyRestarts(r.service.restart, exitInfo.code)) {
     r.save()

@@ -16,7 +16,7 @@ import {logPath} from './log-files.js'
 import type {UsageSample} from './proc.js'
 import type {RegistryWrites} from './registry-writes.js'
 import type {ExitInfo} from './spawn.js'
-import {canMove, IllegalTransition, type AttemptResult, type ServiceState, type Transition} from './states.js'
+import {canMove, IllegalTransition, type AttemptResult, type ProbeEvent, type ServiceState, type Transition} from './states.js'
 
 export interface RunnerContext {
   stateDir: string
@@ -29,6 +29,7 @@ export interface RunnerContext {
   channels: ProbeChannels
   listeners: ListenerSnapshots
   onTransition: (transition: Transition) => void
+  onProbe: (probe: ProbeEvent) => void
   clock: Clock
   bootMs: number
   /** Where the daemon reports what it could not do (a registry write that failed). */
@@ -120,7 +121,8 @@ export class ServiceRecord {
     return this.context.clock
   }
 
-  moveTo(to: ServiceState, cause: string): void {
+  /** `endedPid`: the process the move is about when it is already gone (an exit). */
+  moveTo(to: ServiceState, cause: string, endedPid?: number): void {
     const from = this.currentState
     if (!canMove(from, to)) throw new IllegalTransition(this.name, from, to)
     this.scope.abort()
@@ -129,8 +131,9 @@ export class ServiceRecord {
     this.stateSinceMs = this.clock.nowMs()
     if (to === 'starting') this.launchStartedMono = this.clock.monotonicMs()
     this.save()
-    this.context.records.addTransition({atMs: this.stateSinceMs, name: this.name, from, to, cause, pid: this.process?.pid ?? null, startTime: this.process?.startTime ?? null})
-    this.context.onTransition({name: this.name, from, to, cause, atMs: this.stateSinceMs})
+    const pid = this.process?.pid ?? endedPid
+    this.context.records.addTransition({atMs: this.stateSinceMs, name: this.name, from, to, cause, pid: pid ?? null, startTime: this.process?.startTime ?? null})
+    this.context.onTransition({name: this.name, from, to, cause, atMs: this.stateSinceMs, service: this.service.name, ...(pid === undefined ? {} : {pid})})
   }
 
   save(): void {
@@ -150,6 +153,13 @@ export class ServiceRecord {
       registeredByQm: this.registeredByQm,
       detail: this.detail ?? null,
     })
+  }
+
+  /** Keeps a probe's answer as the last one, and tells the listeners. */
+  probed(probe: ProbeResult): void {
+    this.lastProbe = probe
+    const {status, latencyMs, method, reason, version} = probe
+    this.context.onProbe({name: this.name, service: this.service.name, atMs: this.clock.nowMs(), ...(this.process ? {pid: this.process.pid} : {}), status, latencyMs, method, ...(reason ? {reason} : {}), ...(version ? {version} : {})})
   }
 
   setActive(active: boolean): Promise<void> {

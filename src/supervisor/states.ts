@@ -50,6 +50,22 @@ export interface Transition {
   to: ServiceState
   cause: string
   atMs: number
+  /** The service the instance belongs to, and its process at the move (absent when none). */
+  service?: string
+  pid?: number
+}
+
+/** One probe's answer, as `qm events` shows it: liveness, and the first answer of a start. */
+export interface ProbeEvent {
+  name: string
+  service: string
+  atMs: number
+  pid?: number
+  status: ProbeResult['status']
+  latencyMs: number
+  method: ProbeResult['method']
+  reason?: string
+  version?: string
 }
 
 export interface AttemptResult {

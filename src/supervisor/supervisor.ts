@@ -17,12 +17,13 @@ import {bootTimeMs} from './proc.js'
 import {realClock, type Clock} from './clock.js'
 import {openRecords} from './records-rebuild.js'
 import type {RolloutOptions} from './rollout.js'
-import type {Plan, ReloadReport, RolloutPhase, RolloutResult, RolloutStep, StopResult} from './states.js'
+import type {Plan, ProbeEvent, ReloadReport, RolloutPhase, RolloutResult, RolloutStep, StopResult} from './states.js'
 import type {StopOptions} from './stop.js'
 import {ServiceRunner, type AttemptResult, type PrepareShared, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
 
 export interface SupervisorListeners {
   onTransition?: (transition: Transition) => void
+  onProbe?: (probe: ProbeEvent) => void
   warn?: (message: string) => void
   /** Time for every timer of the state machine; the real one unless a test drives its own. */
   clock?: Clock
@@ -35,6 +36,7 @@ export class Supervisor {
   private closing = false
   private readonly context: RunnerContext
   private readonly transitionListeners = new Set<(transition: Transition) => void>()
+  private readonly probeListeners = new Set<(probe: ProbeEvent) => void>()
 
   private constructor(
     private manifest: Manifest,
@@ -44,6 +46,7 @@ export class Supervisor {
     listeners: SupervisorListeners,
   ) {
     if (listeners.onTransition) this.transitionListeners.add(listeners.onTransition)
+    if (listeners.onProbe) this.probeListeners.add(listeners.onProbe)
     const warn = listeners.warn ?? (() => undefined)
     this.context = {
       stateDir: manifest.stateDir,
@@ -56,6 +59,9 @@ export class Supervisor {
       listeners: new ListenerSnapshots(),
       onTransition: (transition) => {
         for (const listener of this.transitionListeners) listener(transition)
+      },
+      onProbe: (probe) => {
+        for (const listener of this.probeListeners) listener(probe)
       },
       clock: listeners.clock ?? realClock,
       bootMs: bootTimeMs(),
@@ -81,6 +87,28 @@ export class Supervisor {
   addTransitionListener(listener: (transition: Transition) => void): () => void {
     this.transitionListeners.add(listener)
     return () => this.transitionListeners.delete(listener)
+  }
+
+  addProbeListener(listener: (probe: ProbeEvent) => void): () => void {
+    this.probeListeners.add(listener)
+    return () => this.probeListeners.delete(listener)
+  }
+
+  /** Recorded state changes since `sinceMs` (wall clock), of the named instances (all when none), oldest first. */
+  transitionsSince(sinceMs: number, names: readonly string[] = []): Transition[] {
+    const chosen = new Set(this.select(names).map((instance) => instance.name))
+    return this.records
+      .transitionsSince(sinceMs)
+      .filter((record) => chosen.has(record.name))
+      .map((record) => ({
+        name: record.name,
+        from: record.from as Transition['from'],
+        to: record.to as Transition['to'],
+        cause: record.cause,
+        atMs: record.atMs,
+        service: this.runners.get(record.name)!.instance.service.name,
+        ...(record.pid === null ? {} : {pid: record.pid}),
+      }))
   }
 
   get manifestFile(): string {
