@@ -52,7 +52,8 @@ const withoutFigures = (text: string) => text.replace(/\d+(\.\d+)?(ms|s|m|h|d|%|
 const steady = (result: QmResult) => ({exitCode: result.exitCode, stdout: withoutFigures(result.stdout), stderr: withoutFigures(result.stderr)})
 
 describe('the commands typed all day, without oclif', () => {
-  it('print what oclif prints for every plain form, with a daemon running, and never load oclif', async () => {
+  // Some forty commands, each run both ways, one after another: more than the default minute on a loaded machine.
+  it('print what oclif prints for every plain form, with a daemon running, and never load oclif', {timeout: 150_000}, async () => {
     const project = await makeProject()
     project.writeManifest(service('alpha', 'health-server.mjs') + service('beta', 'chatty-server.mjs'))
     expect((await project.qm('start')).exitCode).toBe(0)
