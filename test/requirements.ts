@@ -15,6 +15,7 @@ export const REQUIREMENTS = {
   systemd: () => runs('systemd-analyze', ['--version']),
   'python3-django': () => pythonImports('django'),
   tmux: () => runs('tmux', ['-V']),
+  prometheus: () => runs('prometheus', ['--version']),
 } satisfies Record<string, () => string | undefined>
 
 export type Requirement = keyof typeof REQUIREMENTS

@@ -14,8 +14,13 @@ export interface ExpiringCertificate {
 const DAY_MS = 86_400_000
 
 export function expiringCertificates(sets: readonly CertPaths[], now = new Date()): ExpiringCertificate[] {
+  return certificateExpiries(sets, now).filter((certificate) => certificate.daysLeft < EXPIRY_WARNING_DAYS)
+}
+
+/** Every certificate in use (CA, server, client) that can be read, with when it runs out. */
+export function certificateExpiries(sets: readonly CertPaths[], now = new Date()): ExpiringCertificate[] {
   const files = new Set(sets.flatMap((paths) => [paths.ca, paths.serverCert, paths.clientCert]))
-  const expiring: ExpiringCertificate[] = []
+  const all: ExpiringCertificate[] = []
   for (const file of files) {
     let certificate: X509Certificate
     try {
@@ -24,8 +29,7 @@ export function expiringCertificates(sets: readonly CertPaths[], now = new Date(
       continue // missing or unreadable: qm start and qm certs check report that, not status
     }
     const expiresAt = new Date(certificate.validTo)
-    const daysLeft = Math.floor((expiresAt.getTime() - now.getTime()) / DAY_MS)
-    if (daysLeft < EXPIRY_WARNING_DAYS) expiring.push({file, expiresAt: expiresAt.toISOString(), daysLeft})
+    all.push({file, expiresAt: expiresAt.toISOString(), daysLeft: Math.floor((expiresAt.getTime() - now.getTime()) / DAY_MS)})
   }
-  return expiring
+  return all
 }

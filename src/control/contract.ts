@@ -18,6 +18,8 @@ export interface Contract {
   reload: {params: {names?: string[]}; result: {reload: ReloadReport}}
   rollout: {params: {names?: string[]} & RolloutOptions; result: {reload: ReloadReport; results: RolloutResult[]}}
   shutdown: {params: {stopServices?: boolean; drainMs?: number}; result: {pid: number}}
+  /** The daemon's metrics in Prometheus's text format. */
+  metrics: {params: Record<string, never>; result: {text: string}}
   /** State changes and probe answers, from sinceMs (recorded state changes only) and then live, until the client goes. */
   events: {params: {names?: string[]; sinceMs?: number}; result: Record<string, never>}
 }
@@ -49,4 +51,4 @@ export type ContractEvent = (Plan & {type: 'plan'}) | (Transition & {type: 'tran
 /** The daemon's side: one handler per method. */
 export type MethodTable = {[M in Method]: (params: Params<M>, emit: (event: ContractEvent) => void, gone: AbortSignal) => Promise<Result<M>>}
 
-export const METHODS: ReadonlySet<Method> = new Set<Method>(['ping', 'status', 'start', 'stop', 'restart', 'reload', 'rollout', 'shutdown', 'events'])
+export const METHODS: ReadonlySet<Method> = new Set<Method>(['ping', 'status', 'start', 'stop', 'restart', 'reload', 'rollout', 'shutdown', 'events', 'metrics'])

@@ -73,6 +73,12 @@ export class QmClient {
     return true
   }
 
+  /** Prometheus's text format; undefined when no daemon runs. */
+  async metrics(): Promise<string | undefined> {
+    const client = await connectToDaemon(this.manifest)
+    return client ? (await once(client, (c) => c.request('metrics', {}))).text : undefined
+  }
+
   async status(names: string[]): Promise<StatusResult> {
     const client = await connectToDaemon(this.manifest)
     return client ? once(client, (c) => c.request('status', {names})) : recordedStatus(this.manifest, names)

@@ -3,7 +3,7 @@
 // they differ only in who reads the transitions.
 import {rmSync, writeFileSync} from 'node:fs'
 import type {Server} from 'node:net'
-import {expiringCertificates} from '../certs/expiry.js'
+import {certificateExpiries, expiringCertificates} from '../certs/expiry.js'
 import {QmError} from '../errors.js'
 import {manifestStamp} from '../manifest/cache.js'
 import {loadManifest} from '../manifest/load.js'
@@ -15,6 +15,7 @@ import {daemonPaths} from '../control/paths.js'
 import type {ContractEvent, Method, MethodTable, Params, Result} from '../control/contract.js'
 import type {Request} from '../control/protocol.js'
 import {serveControl} from '../control/server.js'
+import {DaemonMetrics} from './metrics.js'
 
 export class DaemonBusyError extends QmError {
   constructor(manifestFile: string) {
@@ -38,6 +39,7 @@ export class Daemon {
   private readonly closed: Promise<void>
   private markClosed!: () => void
   private mutations: Promise<unknown> = Promise.resolve()
+  private readonly metrics: DaemonMetrics
 
   private constructor(
     private manifest: Manifest,
@@ -49,6 +51,11 @@ export class Daemon {
   ) {
     this.closed = new Promise((resolve) => {
       this.markClosed = resolve
+    })
+    this.metrics = new DaemonMetrics({
+      instances: () => this.supervisor.metrics(),
+      certificates: () => certificateExpiries(this.manifest.services.map((service) => service.certs)),
+      pendingRegistryWrites: () => this.supervisor.registryBacklog().pendingWrites,
     })
   }
 
@@ -75,6 +82,14 @@ export class Daemon {
     const {adopted, gone} = await supervisor.adoptRecorded()
     if (adopted.length > 0) log(`adopted ${adopted.length} running service(s) from a previous daemon: ${adopted.join(', ')}`)
     if (gone.length > 0) log(`recorded but no longer running: ${gone.join(', ')}`)
+    if (manifest.metrics) {
+      const {host, port} = manifest.metrics.listen
+      // Supervision matters more than a scrape: a taken address is logged, and the daemon goes on.
+      await daemon.metrics.listen(manifest.metrics.listen).then(
+        () => log(`metrics on http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`),
+        (error: unknown) => log(`metrics: cannot listen on ${host}:${port}: ${(error as Error).message}; qm metrics still answers`),
+      )
+    }
     daemon.server = await serveControl(paths.socket, (request, emit, gone) => daemon.handle(request, emit, gone), (error) => log(`bug: ${(error as Error).stack ?? String(error)}`))
     writeFileSync(paths.pidFile, `${process.pid}\n`)
     log(`daemon ${process.pid} serving ${manifest.file} on ${paths.socket}`)
@@ -114,6 +129,7 @@ export class Daemon {
         return {reload, results}
       }),
     reload: (_params, emit) => this.mutation(emit, async () => ({reload: await this.reloadManifest(false)})),
+    metrics: async () => ({text: (await this.metrics.text()).body}),
     // Not a mutation: it watches, alongside whatever else runs, until the client goes.
     events: async ({names = [], sinceMs}, emit, gone) => {
       const wanted = new Set(this.supervisor.status(names).map((row) => row.name))
@@ -178,6 +194,7 @@ export class Daemon {
       await this.supervisor.close(options)
       // After the services' last state changes, so that qm events shows them.
       this.ending.abort()
+      await this.metrics.close()
       await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
       const paths = daemonPaths(this.manifest.stateDir)
       rmSync(paths.pidFile, {force: true})

@@ -25,6 +25,7 @@ export const SERVICE_DEFAULTS = {
 } as const
 
 export const ROLLOUT_DEFAULTS = {drain_delay: '5s', watch: '2s'} as const
+export const HOOK_DEFAULTS = {timeout: '10s'} as const
 
 export const HEALTH_DEFAULTS = {type: 'auto', interval: '10s', timeout: '2s', start_timeout: '30s', failure_threshold: 3} as const
 export const BACKOFF_DEFAULTS = {initial: '500ms', max: '30s', factor: 2, reset_after: '60s', max_failures: 10} as const

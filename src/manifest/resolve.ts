@@ -5,10 +5,10 @@ import {isAbsolute, join, resolve} from 'node:path'
 import {ManifestError} from '../errors.js'
 import {DatabaseUrl, urlProblem} from './database-url.js'
 import type {FieldPath, ManifestSource} from './source.js'
-import type {BackoffSettings, CertPaths, HealthSettings, LogSettings, Manifest, RegistrySettings, RolloutSettings, ServiceSpec} from './types.js'
+import type {BackoffSettings, CertPaths, HealthSettings, HookSettings, LogSettings, Manifest, RegistrySettings, RolloutSettings, ServiceSpec} from './types.js'
 import {durationMs, sizeBytes} from './units.js'
 
-import {BACKOFF_DEFAULTS, DEFAULT_PORT_RANGE, DEFAULT_REGISTRY_HOST, DEFAULT_SERVER_NAME, DEFAULT_VERSION_KEYS, HEALTH_DEFAULTS, LOG_DEFAULTS, ROLLOUT_DEFAULTS, SERVICE_DEFAULTS, STATE_DIR_NAME} from './defaults.js'
+import {BACKOFF_DEFAULTS, DEFAULT_PORT_RANGE, DEFAULT_REGISTRY_HOST, DEFAULT_SERVER_NAME, DEFAULT_VERSION_KEYS, HEALTH_DEFAULTS, HOOK_DEFAULTS, LOG_DEFAULTS, ROLLOUT_DEFAULTS, SERVICE_DEFAULTS, STATE_DIR_NAME} from './defaults.js'
 
 export {DEFAULT_PORT_RANGE, STATE_DIR_NAME}
 
@@ -16,6 +16,7 @@ interface RawHealth {type?: HealthSettings['type']; interval?: string; timeout?:
 interface RawBackoff {initial?: string; max?: string; factor?: number; reset_after?: string; max_failures?: number}
 interface RawLogs {max_size?: string; keep?: number}
 interface RawRollout {drain_delay?: string; watch?: string}
+interface RawHooks {on_fatal?: string[]; on_unhealthy?: string[]; on_restart?: string[]; on_recovered?: string[]; timeout?: string}
 type RawResourceList = {cpu?: string | number; memory?: string | number}
 interface RawResources {requests?: RawResourceList; limits?: RawResourceList}
 interface RawSettings {
@@ -26,6 +27,7 @@ interface RawSettings {
   stop_timeout?: string
   drain_delay?: string
   rollout?: RawRollout
+  hooks?: RawHooks
   cwd?: string
   env?: Record<string, string | number | boolean>
   health?: RawHealth
@@ -45,6 +47,7 @@ export interface RawManifest {
   registry?: {path?: string; url?: string; table?: string; host?: string}
   port_range?: [number, number]
   project?: string
+  metrics?: {listen?: string}
   defaults?: RawSettings
   services: Record<string, RawService>
 }
@@ -67,10 +70,18 @@ export function resolveManifest(source: ManifestSource, raw: RawManifest, env: N
     dir,
     stateDir,
     ...(raw.project === undefined ? {} : {project: raw.project}),
+    ...(raw.metrics?.listen === undefined ? {} : {metrics: {listen: listenAddress(source, raw.metrics.listen)}}),
     registry,
     portRange: [portRange[0], portRange[1]],
     services,
   }
+}
+
+function listenAddress(source: ManifestSource, text: string): {host: string; port: number} {
+  const match = /^\[?([^\]]+)\]?:(\d+)$/.exec(text)
+  const port = Number(match?.[2])
+  if (!match || !(port >= 1 && port <= 65535)) throw source.error(['metrics', 'listen'], `must be ADDRESS:PORT with a port from 1 to 65535, got ${text}`)
+  return {host: match[1]!, port}
 }
 
 /** SQLite at registry.path (default .qm/registry.sqlite3), or PostgreSQL at QM_REGISTRY_URL or registry.url. */
@@ -174,6 +185,7 @@ function resolveService(dir: string, name: string, defaults: RawSettings, servic
     stopTimeoutMs: durationMs(pick('stop_timeout') ?? SERVICE_DEFAULTS.stop_timeout),
     drainDelayMs: durationMs(pick('drain_delay') ?? SERVICE_DEFAULTS.drain_delay),
     rollout: resolveRollout({...defaults.rollout, ...service.rollout}),
+    hooks: resolveHooks({...defaults.hooks, ...service.hooks}),
     health: resolveHealth(health),
     backoff: resolveBackoff(backoff),
     logs: resolveLogs(logs),
@@ -205,6 +217,16 @@ function resolveBackoff(raw: RawBackoff): BackoffSettings {
     factor: raw.factor ?? BACKOFF_DEFAULTS.factor,
     resetAfterMs: durationMs(raw.reset_after ?? BACKOFF_DEFAULTS.reset_after),
     maxFailures: raw.max_failures ?? BACKOFF_DEFAULTS.max_failures,
+  }
+}
+
+function resolveHooks(raw: RawHooks): HookSettings {
+  return {
+    ...(raw.on_fatal ? {onFatal: raw.on_fatal} : {}),
+    ...(raw.on_unhealthy ? {onUnhealthy: raw.on_unhealthy} : {}),
+    ...(raw.on_restart ? {onRestart: raw.on_restart} : {}),
+    ...(raw.on_recovered ? {onRecovered: raw.on_recovered} : {}),
+    timeoutMs: durationMs(raw.timeout ?? HOOK_DEFAULTS.timeout),
   }
 }
 

@@ -52,6 +52,15 @@ export interface ResourceSettings {
   limits?: ResourceList
 }
 
+/** Commands (argv) run on what happens to a service; each killed after timeoutMs. */
+export interface HookSettings {
+  onFatal?: string[]
+  onUnhealthy?: string[]
+  onRestart?: string[]
+  onRecovered?: string[]
+  timeoutMs: number
+}
+
 /** qm rollout: how long the old process drains, and how long it is kept as the fallback. */
 export interface RolloutSettings {
   drainDelayMs: number
@@ -72,6 +81,7 @@ export interface ServiceSpec {
   /** A stop's wait, after the row goes inactive, for client connections to end. */
   drainDelayMs: number
   rollout: RolloutSettings
+  hooks: HookSettings
   health: HealthSettings
   backoff: BackoffSettings
   logs: LogSettings
@@ -109,6 +119,8 @@ export interface Manifest {
   /** The manifest's `project:`, when it names one; exports default to the folder's name. */
   project?: string
   registry: RegistrySettings
+  /** metrics.listen: where the daemon serves /metrics over HTTP; absent, only the control socket has them. */
+  metrics?: {listen: {host: string; port: number}}
   portRange: [number, number]
   /** In manifest order. */
   services: ServiceSpec[]

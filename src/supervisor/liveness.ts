@@ -103,5 +103,6 @@ async function restartAfterFailedProbes(r: ServiceRecord, cause: string): Promis
   // An operator stop came while the process was killed: it finishes the move to stopped.
   if (scope.aborted || r.stopping) return
   r.restarts++
+  r.tally.restarted('liveness')
   void launch(r, `restart ${r.restarts}: ${cause}`)
 }

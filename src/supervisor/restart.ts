@@ -11,6 +11,7 @@ export function retry(r: ServiceRecord, reason: string): void {
   const decision = nextRestart(r.failuresInRow, r.service.backoff)
   const again = () => {
     r.restarts++
+    r.tally.restarted('crash')
     void launch(r, `restart ${r.restarts} after ${r.failuresInRow} failure(s) in a row`)
   }
   if (!decision.restart) {

@@ -13,6 +13,7 @@ import type {SpawnBatch} from './spawn-batch.js'
 import type {Clock} from './clock.js'
 import type {ServiceInstance} from '../manifest/instances.js'
 import {logPath} from './log-files.js'
+import {ServiceTally} from './tally.js'
 import type {UsageSample} from './proc.js'
 import type {RegistryWrites} from './registry-writes.js'
 import type {ExitInfo} from './spawn.js'
@@ -89,6 +90,8 @@ export class ServiceRecord {
   healthyAfterMs: number | undefined
   /** Whether the daemon's log has been told that qm's own credentials fail this service's probes. */
   credentialWarning = false
+  /** Restarts, probe failures and probe latency since the daemon started, for qm metrics. */
+  readonly tally = new ServiceTally()
   /** A rollout is moving the row between two processes: the old one's exit is the rollout's to handle. */
   handingOver = false
   /** The supervisor has let go of it (shutdown leaving the services running): nothing more is recorded. */
@@ -158,6 +161,7 @@ export class ServiceRecord {
   /** Keeps a probe's answer as the last one, and tells the listeners. */
   probed(probe: ProbeResult): void {
     this.lastProbe = probe
+    this.tally.probed(probe)
     const {status, latencyMs, method, reason, version} = probe
     this.context.onProbe({name: this.name, service: this.service.name, atMs: this.clock.nowMs(), ...(this.process ? {pid: this.process.pid} : {}), status, latencyMs, method, ...(reason ? {reason} : {}), ...(version ? {version} : {})})
   }

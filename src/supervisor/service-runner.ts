@@ -8,7 +8,8 @@ import {watchAdoptedExit} from './exit-watch.js'
 import type {ServiceInstance} from '../manifest/instances.js'
 import {prepare, start} from './launch.js'
 import {probeLiveness} from './liveness.js'
-import {isSameProcess, startTimeToEpochMs} from './proc.js'
+import {isSameProcess, sampleUsage, startTimeToEpochMs} from './proc.js'
+import type {InstanceMetrics, RestartReason} from './tally.js'
 import {watchExit} from './restart.js'
 import {ServiceRecord, type PrepareShared, type RunnerContext} from './service-record.js'
 import {LIVE_STATES, isUp, type AttemptResult, type InstanceStatus, type ServiceState} from './states.js'
@@ -120,5 +121,28 @@ export class ServiceRunner {
 
   status(): InstanceStatus {
     return instanceStatus(this.record)
+  }
+
+  /** A restart the operator (or a reload) asked for, counted for qm metrics. */
+  countRestart(reason: RestartReason): void {
+    this.record.tally.restarted(reason)
+  }
+
+  metrics(): InstanceMetrics {
+    const r = this.record
+    const usage = r.process ? sampleUsage(r.process.pid, r.clock.nowMs()) : undefined
+    return {
+      name: r.name,
+      service: r.service.name,
+      state: r.state,
+      up: r.state === 'running' && r.lastProbe?.status === 'SERVING',
+      version: LIVE_STATES.has(r.state) ? (r.lastProbe?.version ?? null) : null,
+      expectedVersion: r.service.expectedVersion ?? null,
+      restarts: Object.fromEntries(r.tally.restarts),
+      probeFailures: Object.fromEntries(r.tally.probeFailures),
+      probeLatency: Object.fromEntries(r.tally.probeLatency),
+      cpuSeconds: usage?.cpuSeconds ?? null,
+      residentBytes: usage?.rssBytes ?? null,
+    }
   }
 }

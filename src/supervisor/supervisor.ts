@@ -3,6 +3,7 @@
 // edited manifest. Knows nothing of sockets or terminals; the daemon and `qm up` drive it.
 import {QmError} from '../errors.js'
 import {ProbeChannels} from '../health/probe.js'
+import {Hooks} from './hooks.js'
 import {SpawnBatch} from './spawn-batch.js'
 import {ListenerSnapshots} from '../net/listener-snapshots.js'
 import {readSocketTable} from '../net/socket-table.js'
@@ -19,6 +20,7 @@ import {openRecords} from './records-rebuild.js'
 import type {RolloutOptions} from './rollout.js'
 import type {Plan, ProbeEvent, ReloadReport, RolloutPhase, RolloutResult, RolloutStep, StopResult} from './states.js'
 import type {StopOptions} from './stop.js'
+import type {InstanceMetrics} from './tally.js'
 import {ServiceRunner, type AttemptResult, type PrepareShared, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
 
 export interface SupervisorListeners {
@@ -48,6 +50,8 @@ export class Supervisor {
     if (listeners.onTransition) this.transitionListeners.add(listeners.onTransition)
     if (listeners.onProbe) this.probeListeners.add(listeners.onProbe)
     const warn = listeners.warn ?? (() => undefined)
+    const hooks = new Hooks((name) => this.runners.get(name)?.instance.service.hooks, (name) => this.runners.get(name)?.port, warn)
+    this.transitionListeners.add((transition) => hooks.onTransition(transition))
     this.context = {
       stateDir: manifest.stateDir,
       registryHost: manifest.registry.host,
@@ -199,10 +203,12 @@ export class Supervisor {
     for (const runner of ordered) {
       if (options.rollout) {
         const rolled = await runner.rollout({...stopOptions, allowDowntime: true}, () => undefined).catch((error: unknown) => refusal(runner, error))
+        if ('way' in rolled && rolled.ok && rolled.way !== 'start') runner.countRestart('operator')
         results.push('way' in rolled ? rolledAttempt(runner, rolled) : rolled)
         continue
       }
       await runner.stop('restarted by operator', stopOptions)
+      runner.countRestart('operator')
       results.push(await runner.start('restarted by operator').catch((error: unknown) => refusal(runner, error)))
     }
     return results
@@ -219,15 +225,20 @@ export class Supervisor {
     for (const runner of chosen) {
       if (this.closing) break
       const say = (step: RolloutStep, detail: string) => onStep?.({name: runner.name, step, detail, atMs: this.context.clock.nowMs()})
-      results.push(
-        await runner.rollout(options, say).catch((error: unknown) => {
+      const rolled = await runner.rollout(options, say).catch((error: unknown) => {
           const refused = refusal(runner, error)
           say('refused', refused.reason ?? 'refused')
           return {name: runner.name, ok: false, way: 'none' as const, ...(refused.reason ? {reason: refused.reason} : {}), ...(refused.hint ? {hint: refused.hint} : {})}
-        }),
-      )
+        })
+      if (rolled.ok && rolled.way !== 'start') runner.countRestart('operator')
+      results.push(rolled)
     }
     return results
+  }
+
+  /** Every instance's counts and usage, for qm metrics. */
+  metrics(): InstanceMetrics[] {
+    return [...this.runners.values()].map((runner) => runner.metrics())
   }
 
   status(names: readonly string[] = []): InstanceStatus[] {
@@ -272,6 +283,7 @@ export class Supervisor {
         ;(report.kept ??= []).push(name)
       } else if (live && changed) {
         await runner.stop('the manifest changed')
+        runner.countRestart('reload')
         toStart.push(name)
         report.restarted.push(name)
       } else {
