@@ -17,7 +17,7 @@ describe('qm export refuses', () => {
         args,
         exitCode: 2,
         stdout: '',
-        stderr: `error services.yaml:5:5: services.echo.prot: unknown field "prot" (did you mean "port"?)\nhint  fields allowed here: command, port, expected_version, depends_on, instances, certs, max_workers, log_level, restart, stop_timeout, drain_delay, rollout, cwd, env, health, backoff, logs, resources`,
+        stderr: `error services.yaml:5:5: services.echo.prot: unknown field "prot" (did you mean "port"?)\nhint  fields allowed here: command, port, expected_version, depends_on, instances, certs, max_workers, log_level, restart, stop_timeout, drain_delay, rollout, hooks, cwd, env, health, backoff, logs, resources`,
       })
     }
     expect(project.files()).toEqual(before)

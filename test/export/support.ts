@@ -53,7 +53,9 @@ export async function exportProject(manifestText: string, folder = 'shop'): Prom
         await store.close()
       }
     },
-    files: () => listFiles(dir),
+    // qm's own cache of the resolved manifest is no output of an export: a command that reads
+    // a manifest older than two seconds keeps one (src/manifest/cache.ts), refused or not.
+    files: () => listFiles(dir).filter((file) => file !== '.qm/manifest-cache.json'),
   }
 }
 
