@@ -82,17 +82,18 @@ export class Daemon {
     const {adopted, gone} = await supervisor.adoptRecorded()
     if (adopted.length > 0) log(`adopted ${adopted.length} running service(s) from a previous daemon: ${adopted.join(', ')}`)
     if (gone.length > 0) log(`recorded but no longer running: ${gone.join(', ')}`)
+    daemon.server = await serveControl(paths.socket, (request, emit, gone) => daemon.handle(request, emit, gone), (error) => log(`bug: ${(error as Error).stack ?? String(error)}`))
+    writeFileSync(paths.pidFile, `${process.pid}\n`)
+    log(`daemon ${process.pid} serving ${manifest.file} on ${paths.socket}`)
     if (manifest.metrics) {
       const {host, port} = manifest.metrics.listen
-      // Supervision matters more than a scrape: a taken address is logged, and the daemon goes on.
-      await daemon.metrics.listen(manifest.metrics.listen).then(
+      // After the socket, and not waited for: loading the metrics library must not hold up
+      // the first qm start. A taken address is logged, and the daemon goes on.
+      void daemon.metrics.listen(manifest.metrics.listen).then(
         () => log(`metrics on http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`),
         (error: unknown) => log(`metrics: cannot listen on ${host}:${port}: ${(error as Error).message}; qm metrics still answers`),
       )
     }
-    daemon.server = await serveControl(paths.socket, (request, emit, gone) => daemon.handle(request, emit, gone), (error) => log(`bug: ${(error as Error).stack ?? String(error)}`))
-    writeFileSync(paths.pidFile, `${process.pid}\n`)
-    log(`daemon ${process.pid} serving ${manifest.file} on ${paths.socket}`)
     return daemon
   }
 

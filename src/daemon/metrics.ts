@@ -2,8 +2,8 @@
 // exposition and content type, and Node's own process metrics (process_*, nodejs_*).
 // The supervisor keeps its counts as plain numbers on each record (supervisor/tally.ts);
 // each qm family here is a collector that reads them when scraped. prom-client is loaded
-// at the first scrape, or at the daemon's start when the manifest has metrics.listen: it
-// costs about 45 ms to load and 8 MiB, which a daemon nobody scrapes should not pay.
+// at the first scrape (over HTTP or qm metrics), never at the daemon's start: loading it
+// takes the daemon's event loop for about 0.1 s, which a start should not wait behind.
 import {createServer, type Server} from 'node:http'
 import type {Registry} from 'prom-client'
 import type {ExpiringCertificate} from '../certs/expiry.js'
@@ -113,7 +113,6 @@ export class DaemonMetrics {
 
   /** Serves GET /metrics on the address the manifest names, and nothing else. */
   async listen(address: {host: string; port: number}): Promise<void> {
-    await this.load()
     const server = createServer((request, response) => {
       if (request.method !== 'GET' || (request.url ?? '').split('?')[0] !== '/metrics') {
         response.writeHead(404, {'content-type': 'text/plain'}).end('qm serves /metrics only\n')
