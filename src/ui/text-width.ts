@@ -29,3 +29,26 @@ export function wrapWords(text: string, width: number, indent = ''): string[] {
 export function cut(text: string, width: number): string {
   return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`
 }
+
+// Colour and style codes (SGR), which take no room on the screen.
+const SGR = /^\u001B\[[0-9;]*m/
+
+/** Cut to width with an ellipsis, keeping colour codes whole and closing them when cut. */
+export function cutVisible(text: string, width: number): string {
+  if (visibleLength(text) <= width) return text
+  let out = ''
+  let shown = 0
+  for (let i = 0; i < text.length; ) {
+    const code = SGR.exec(text.slice(i))
+    if (code) {
+      out += code[0]
+      i += code[0].length
+      continue
+    }
+    if (shown === width - 1) break
+    out += text[i]
+    shown++
+    i++
+  }
+  return `${out}…\u001B[0m`
+}

@@ -25,7 +25,7 @@ const ALLOWED: Record<string, readonly string[] | 'anything'> = {
   export: ['supervisor', 'registry', 'manifest'],
   scaffold: ['manifest', 'registry'],
   ui: ['supervisor', 'certs', 'doctor', 'control', 'registry', 'grpc', 'health', 'manifest'],
-  cli: ['ui', 'manifest', 'control', 'registry', 'supervisor'],
+  cli: ['ui', 'manifest', 'control', 'registry', 'supervisor', 'certs'],
   commands: 'anything',
 }
 /** Parts that may import these only as types. */
