@@ -2,7 +2,7 @@
 // more than the rest of `qm status` together (about 100 of its ms, measured with `npm run
 // bench`), so bin/run.js hands the command line here first. This path takes only the
 // plain forms (`qm status|start|stop|restart [NAME…] [--json]`, `qm --version`,
-// `qm endpoints`, `qm logs -n N` without -f) and reads nothing it does not need: with a
+// `qm endpoints`, `qm logs -n N` without -f, `qm top`) and reads nothing it does not need: with a
 // daemon running, status, start, stop and restart need the manifest's location and the
 // socket, not a parsed manifest, because the daemon holds it (and a start has it read the
 // file again).
@@ -48,6 +48,14 @@ export async function runFastPath(argv: readonly string[]): Promise<number | und
     const parsed = parse(rest, {...DAEMON_FLAGS, host: {kind: 'string'}, 'all-hosts': {kind: 'boolean'}})
     if (!parsed || parsed.positionals.length > 0 || (parsed.flags.host !== undefined && parsed.flags['all-hosts'] !== undefined)) return undefined
     return endpoints(parsed)
+  }
+  if (command === 'top') {
+    const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}})
+    if (!parsed || parsed.positionals.length > 0) return undefined
+    return report(false, async () => {
+      const [manifest, {showTop}] = await Promise.all([load(parsed.flags), import('./top.js')])
+      return showTop(manifest)
+    })
   }
   if (command === 'logs') {
     const parsed = parse(rest, {manifest: MANIFEST, tail: {kind: 'integer', char: 'n', aliases: ['lines']}, since: {kind: 'string'}, timestamps: {kind: 'boolean', char: 't'}})

@@ -4,14 +4,13 @@
 // alternate screen whenever something changed. Leaving restores the terminal and stops
 // nothing.
 import {emitKeypressEvents} from 'node:readline'
-import type {ChalkInstance} from 'chalk'
-import {certificateExpiries} from '../certs/expiry.js'
 import type {ContractEvent, StatusResult} from '../control/contract.js'
 import {QmClient} from '../control/qm-client.js'
 import type {Manifest} from '../manifest/types.js'
-import {logPath} from '../supervisor/log-files.js'
-import {followLines, recentLines} from '../supervisor/log-view.js'
+import {ExitCode, UsageError} from '../errors.js'
+import {colourFor} from '../ui/colour.js'
 import {renderTop, type TopRow, type TopState} from '../ui/top-view.js'
+import type {Outcome} from './read-commands.js'
 
 const LATENCY_WINDOW = 100
 const SLOW_REFRESH_MS = 2000
@@ -24,17 +23,25 @@ type Key = {name?: string; ctrl?: boolean; shift?: boolean; sequence?: string}
 export interface TopIo {
   input: NodeJS.ReadStream
   output: NodeJS.WriteStream
-  colour: ChalkInstance
+  colour: ReturnType<typeof colourFor>
 }
 
-/** Runs until q or Ctrl-C; false when no daemon runs. */
-export async function runTop(manifest: Manifest, io: TopIo): Promise<boolean> {
+/**
+ * qm top, from its oclif command and from the fast path: refused off a terminal, exit 1
+ * when no daemon runs, else until q or Ctrl-C.
+ */
+export async function showTop(manifest: Manifest): Promise<Outcome<undefined>> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    throw new UsageError('qm top needs a terminal', 'off a terminal, qm status --watch redraws the table and qm events streams what happens, one line each')
+  }
   const client = new QmClient(manifest)
   const first = await client.status([])
-  if (first.daemon === null) return false
-  const top = new Top(manifest, client, io, first)
-  await top.run()
-  return true
+  if (first.daemon === null) {
+    process.stderr.write('no qm daemon runs for this manifest: nothing to show; qm start starts one\n')
+    return {result: undefined, exitCode: ExitCode.failed}
+  }
+  await new Top(manifest, client, {input: process.stdin, output: process.stdout, colour: colourFor(process.stdout)}, first).run()
+  return {result: undefined, exitCode: ExitCode.ok}
 }
 
 class Top {
@@ -53,10 +60,6 @@ class Top {
     private readonly io: TopIo,
     first: StatusResult,
   ) {
-    for (const service of manifest.services) {
-      const days = certificateExpiries([service.certs]).map((c) => c.daysLeft)
-      this.certificateDays.set(service.name, days.length === 0 ? null : Math.min(...days))
-    }
     const registry = manifest.registry.kind === 'sqlite' ? `sqlite ${manifest.registry.path}` : `postgres ${manifest.registry.url}`
     this.state = {daemonPid: first.daemon!.pid, registry, pendingWrites: 0, rows: [], selected: 0, mode: {kind: 'table'}, message: undefined}
     this.apply(first)
@@ -78,6 +81,8 @@ class Top {
       this.draw()
     })
     this.draw()
+    // After the first frame: reading the certificates' dates costs more than drawing it.
+    setImmediate(() => void this.readCertificateDays())
     try {
       await new Promise<void>((resolve) => this.stop.signal.addEventListener('abort', () => resolve(), {once: true}))
     } finally {
@@ -90,6 +95,16 @@ class Top {
       output.write(ALT_SCREEN_OFF)
       await events
     }
+  }
+
+  private async readCertificateDays(): Promise<void> {
+    const {certificateExpiries} = await import('../certs/expiry.js')
+    for (const service of this.manifest.services) {
+      const days = certificateExpiries([service.certs]).map((c) => c.daysLeft)
+      this.certificateDays.set(service.name, days.length === 0 ? null : Math.min(...days))
+    }
+    for (const row of this.state.rows) row.certificateDays = this.certificateDays.get(row.service) ?? null
+    this.draw()
   }
 
   private apply(status: StatusResult): void {
@@ -187,7 +202,7 @@ class Top {
     if (text === '?') this.state.mode = {kind: 'help'}
     else if (key.name === 'down' || text === 'j') this.state.selected = Math.min(this.state.rows.length - 1, this.state.selected + 1)
     else if (key.name === 'up' || text === 'k') this.state.selected = Math.max(0, this.state.selected - 1)
-    else if (row && (key.name === 'return' || key.name === 'enter' || text === 'l')) this.openLog(row.name)
+    else if (row && (key.name === 'return' || key.name === 'enter' || text === 'l')) void this.openLog(row.name)
     else if (row && text === 'r') this.act(row, 'restart', `restart ${row.name}`)
     else if (row && text === 's') this.act(row, 'stop', `stop ${row.name}`)
     else if (row && text === 't') this.act(row, 'start', `start ${row.name}`)
@@ -240,7 +255,8 @@ class Top {
     this.draw()
   }
 
-  private openLog(name: string): void {
+  private async openLog(name: string): Promise<void> {
+    const [{logPath}, {followLines, recentLines}] = await Promise.all([import('../supervisor/log-files.js'), import('../supervisor/log-view.js')])
     const path = logPath(this.manifest.stateDir, name)
     const mode = {kind: 'log' as const, name, lines: recentLines([{name, path}], {count: 500}).map((line) => line.text), search: undefined, typing: false, hit: undefined}
     this.state.mode = mode
@@ -250,6 +266,7 @@ class Top {
       if (mode.lines.length > LOG_LINES_KEPT) mode.lines.splice(0, mode.lines.length - LOG_LINES_KEPT)
       this.draw()
     })
+    this.draw()
   }
 
   /** At most one frame per turn of the event loop, of exactly the terminal's size. */

@@ -1,6 +1,4 @@
 import {QmCommand} from '../cli/qm-command.js'
-import {ExitCode, UsageError} from '../errors.js'
-import {colourFor} from '../ui/colour.js'
 
 export default class Top extends QmCommand {
   static override summary = 'A live view of every service, to watch and act on them from one screen.'
@@ -10,14 +8,8 @@ export default class Top extends QmCommand {
 
   async run(): Promise<void> {
     const {flags} = await this.parse(Top)
-    if (!process.stdin.isTTY || !process.stdout.isTTY) {
-      throw new UsageError('qm top needs a terminal', 'off a terminal, qm status --watch redraws the table and qm events streams what happens, one line each')
-    }
     const manifest = await this.loadManifest(flags.manifest)
-    const {runTop} = await import('../cli/top.js')
-    if (!(await runTop(manifest, {input: process.stdin, output: process.stdout, colour: colourFor(process.stdout)}))) {
-      this.diag('no qm daemon runs for this manifest: nothing to show; qm start starts one')
-      this.setExitCode(ExitCode.failed)
-    }
+    const {showTop} = await import('../cli/top.js')
+    this.setExitCode((await showTop(manifest)).exitCode)
   }
 }

@@ -4,14 +4,12 @@
 // same result from the records.
 import {QmError} from '../errors.js'
 import type {Manifest} from '../manifest/types.js'
-import {unregisterEndpoint} from '../registry/endpoints.js'
 import type {Endpoint} from '../registry/store.js'
 import {processStartTime} from '../supervisor/proc.js'
 import {waitUntil} from '../supervisor/process-group.js'
 import type {ControlClient} from './client.js'
 import {connectOrStartDaemon, connectToDaemon} from './connect.js'
 import type {ContractEvent, Params, Result, StatusResult} from './contract.js'
-import {recordedStatus} from './offline-status.js'
 import {daemonPaths} from './paths.js'
 
 export type StartReport = Result<'start'> & {daemonStarted: boolean}
@@ -81,7 +79,10 @@ export class QmClient {
 
   async status(names: string[]): Promise<StatusResult> {
     const client = await connectToDaemon(this.manifest)
-    return client ? once(client, (c) => c.request('status', {names})) : recordedStatus(this.manifest, names)
+    if (client) return once(client, (c) => c.request('status', {names}))
+    // Only without a daemon: the records' SQLite module costs a start-up of its own.
+    const {recordedStatus} = await import('./offline-status.js')
+    return recordedStatus(this.manifest, names)
   }
 
   /** Returns once the daemon process has exited, its services stopped unless told otherwise; undefined when none runs. */
@@ -108,6 +109,7 @@ export class QmClient {
         throw new QmError(`${name} is running (pid ${running.pid}); its row is how the platform finds it`, 1, 'SERVICE_RUNNING', `qm stop ${name} first`)
       }
     }
+    const {unregisterEndpoint} = await import('../registry/endpoints.js')
     return unregisterEndpoint(this.manifest, name, host)
   }
 
