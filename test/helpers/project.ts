@@ -15,15 +15,22 @@ import {tempDir} from './temp-dir.js'
 export const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url))
 
 /**
- * A port range per test process, so that projects in parallel workers (and in two test
- * runs at once) do not hand out the same port: 110 blocks in 61000–65399, chosen by pid.
+ * A port range per test worker, so that projects in parallel workers (and in two test
+ * runs at once) do not hand out the same port: 110 blocks in 61000–65399. The two workers
+ * of one run never share a block: the block is chosen by the run (its main process, every
+ * worker's parent) and by VITEST_POOL_ID, which vitest gives each worker running at the
+ * same time (1 or 2). A worker's own pid would not do: with a fresh process per test file,
+ * two workers' pids alike modulo 110 came up in about one run in three, and a port
+ * registered by `qm new` before the other project listened on it was then taken.
  * Above Linux's ephemeral range (32768–60999), so no other program's outgoing connection
  * (a test's PostgreSQL client, say) is given one of them as its source port and leaves a
  * TIME_WAIT that stops a service from binding: that hazard has tests of its own.
  * Allocation still skips any port the kernel shows in use.
  */
 export function workerPortRange(size = 40): [number, number] {
-  const first = 61000 + (process.pid % 110) * size
+  const worker = (Number(process.env.VITEST_POOL_ID ?? '1') - 1) % 2
+  const block = ((process.ppid % 55) * 2 + worker) % 110
+  const first = 61000 + block * size
   return [first, first + size - 1]
 }
 
