@@ -18,3 +18,8 @@ if (fastExit === undefined) {
 } else {
   process.exitCode = fastExit
 }
+// The command has finished and said everything (writes to pipes, files and terminals are
+// synchronous on Linux). A gRPC dial whose TLS handshake a hung (SIGSTOPped) service never
+// answers keeps a socket open after the channel is closed; a probe command must end within
+// its timeout all the same, so nothing left over keeps the process alive.
+process.exit()
