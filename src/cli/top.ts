@@ -218,7 +218,7 @@ class Top {
   /** An action on one service, asked first when it would stop something that serves. */
   private act(row: TopRow, verb: 'restart' | 'stop' | 'start' | 'rollout', words: string): void {
     const serving = row.state === 'running' || row.state === 'unhealthy'
-    const go = () => void this.run1(row.name, verb, words)
+    const go = () => void this.perform(row.name, verb, words)
     if (verb !== 'start' && serving) {
       this.pending = go
       this.state.mode = {kind: 'confirm', question: `${words}? it serves now`}
@@ -227,7 +227,7 @@ class Top {
     go()
   }
 
-  private async run1(name: string, verb: 'restart' | 'stop' | 'start' | 'rollout', words: string): Promise<void> {
+  private async perform(name: string, verb: 'restart' | 'stop' | 'start' | 'rollout', words: string): Promise<void> {
     this.state.message = `${words}…`
     this.draw()
     const ignore = () => undefined
