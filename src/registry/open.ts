@@ -13,6 +13,21 @@ export async function openEndpointStore(settings: RegistrySettings): Promise<End
   return SqliteEndpointStore.open(settings.path, settings.table)
 }
 
+/**
+ * For the daemon: a registry out of reach at its start is opened later, by the first call
+ * after it answers again (deferred-store.ts); any other refusal is thrown as before.
+ */
+export async function openEndpointStoreOrLater(settings: RegistrySettings, warn: (message: string) => void): Promise<EndpointStore> {
+  try {
+    return await openEndpointStore(settings)
+  } catch (error) {
+    const {DeferredEndpointStore, isOutage} = await import('./deferred-store.js')
+    if (!isOutage(error)) throw error
+    warn(`registry: ${(error as Error).message}; starting all the same: a service whose port is known starts on it, a new one waits for the registry, and is_active changes are written once it answers`)
+    return new DeferredEndpointStore(() => openEndpointStore(settings), error)
+  }
+}
+
 export async function withEndpointStore<T>(settings: RegistrySettings, work: (store: EndpointStore) => Promise<T>): Promise<T> {
   const store = await openEndpointStore(settings)
   try {

@@ -6,7 +6,8 @@
 // locked by another writer (Django saving a session in the same SQLite file) must not
 // hold up a start or a stop; the write goes on in the queue and lands when it can.
 import {setTimeout as sleep} from 'node:timers/promises'
-import {NotRegisteredError, QmError} from '../errors.js'
+import {NotRegisteredError} from '../errors.js'
+import {isOutage} from '../registry/deferred-store.js'
 import type {EndpointStore} from '../registry/store.js'
 
 export interface RegistryBacklog {
@@ -22,9 +23,7 @@ const TICK_RETRY_GAP_MS = 1000
 export const WRITE_PATIENCE_MS = 200
 
 /** Whether an error means the registry is out of reach, rather than a refusal of this request. */
-export function isRegistryOutage(error: unknown): boolean {
-  return error instanceof QmError && (error.code === 'REGISTRY_UNREACHABLE' || error.code === 'REGISTRY_BUSY')
-}
+export const isRegistryOutage = isOutage
 
 export class RegistryWrites {
   private readonly pending = new Map<string, boolean>()

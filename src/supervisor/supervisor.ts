@@ -9,7 +9,7 @@ import {ListenerSnapshots} from '../net/listener-snapshots.js'
 import {readSocketTable} from '../net/socket-table.js'
 import type {Manifest} from '../manifest/types.js'
 import {ChildRecords, childRecordsPath} from '../registry/child-records.js'
-import {openEndpointStore} from '../registry/open.js'
+import {openEndpointStoreOrLater} from '../registry/open.js'
 import type {EndpointStore} from '../registry/store.js'
 import {RegistryWrites, type RegistryBacklog} from './registry-writes.js'
 import {restartPlan, startPlan, stopPlan} from './dependency-order.js'
@@ -77,7 +77,7 @@ export class Supervisor {
   }
 
   static async open(manifest: Manifest, listeners: SupervisorListeners = {}): Promise<Supervisor> {
-    const endpoints = await openEndpointStore(manifest.registry)
+    const endpoints = await openEndpointStoreOrLater(manifest.registry, listeners.warn ?? (() => undefined))
     let records: ChildRecords
     try {
       records = await openRecords(manifest, endpoints, listeners.warn ?? (() => undefined))

@@ -125,15 +125,17 @@ describe.skipIf(NO_POSTGRES)('qm and a PostgreSQL registry it cannot use', () =>
     expect(await server.query(database, 'SELECT * FROM core_serviceendpoint')).toEqual([])
   })
 
-  it('fails qm start at once with the daemon\'s reason, and logs no password', async () => {
+  it('starts the daemon all the same, says why in its log, fails the start that needs the registry at once, and logs no password', async () => {
     const port = await freePort()
     const dir = project(`{url: "postgres://qm:${PASSWORD}@127.0.0.1:${port}/platform"}`)
     const started = performance.now()
     const result = await runQm(['start'], {cwd: dir})
     expect(performance.now() - started).toBeLessThan(10_000)
     expect(result.exitCode).toBe(1)
-    expect(result.stderr.split('\n')[0]).toBe(`error cannot reach the registry, database "platform" on 127.0.0.1:${port} as user qm: connection refused`)
-    expect(result.stderr + result.stdout + readFileSync(join(dir, '.qm', 'daemon.log'), 'utf8')).not.toContain(PASSWORD)
+    const log = readFileSync(join(dir, '.qm', 'daemon.log'), 'utf8')
+    expect(log).toContain(`registry: cannot reach the registry, database "platform" on 127.0.0.1:${port} as user qm: connection refused; starting all the same`)
+    expect(result.stderr + result.stdout + log).not.toContain(PASSWORD)
+    await runQm(['shutdown'], {cwd: dir})
   })
 })
 

@@ -106,3 +106,52 @@ describe.skipIf(NO_POSTGRES)('a registry outage while services run', () => {
     expect(await rows(database)).toEqual(before.services.map((row) => [row.name, row.port, false]))
   })
 })
+
+describe.skipIf(NO_POSTGRES)('a registry that is down when qm starts', () => {
+  it('starts the services whose ports it knows, refuses only the one that needs a new port, and writes the rows once the database answers', {timeout: 120_000}, async () => {
+    const database = await server.createDatabase()
+    const project = await makeProject()
+    const registry = `registry: {url: "${server.url({database})}", host: localhost}\n`
+    project.writeManifest(service('alpha', 'guide-call-server.mjs') + service('beta', 'health-server.mjs'), registry)
+    expect((await project.qm('start')).exitCode).toBe(0)
+    const before = await status(project)
+    // The host goes down: qm and its services stop, the rows go inactive.
+    expect((await project.qm('shutdown')).exitCode).toBe(0)
+    expect(await rows(database)).toEqual(before.services.map((row) => [row.name, row.port, false]))
+
+    // It comes back while the database is down, with a service added meanwhile.
+    server.stop()
+    project.writeManifest(service('alpha', 'guide-call-server.mjs') + service('beta', 'health-server.mjs') + service('gamma', 'guide-call-server.mjs'), registry)
+    const started = await project.qm('start')
+    expect(started.exitCode).toBe(1)
+    expect(started.stderr).toMatch(/✗ gamma: cannot reach the registry, database ".*" on 127\.0\.0\.1:\d+ as user postgres: /)
+    const behind = await status(project)
+    expect(behind.services.map((row) => [row.name, row.state, row.port, row.health?.status ?? null])).toEqual([
+      ['alpha', 'running', before.services[0]!.port, 'SERVING'],
+      ['beta', 'running', before.services[1]!.port, 'SERVING'],
+      ['gamma', 'stopped', null, null],
+    ])
+    expect(behind.registry!.pendingWrites).toBe(2)
+    expect(behind.registry!.lastError).toMatch(/^cannot reach the registry/)
+
+    server.start()
+    const agreed = await waitFor(
+      async () => {
+        if ((await status(project)).registry?.pendingWrites !== 0) return undefined
+        const now = await rows(database)
+        return now.every(([, , active]) => active) ? now : undefined
+      },
+      'the rows active once the database is back',
+      LIVENESS_INTERVAL_MS + REGISTRY_RETRY_MS + 5000,
+    )
+    expect(agreed).toEqual(before.services.map((row) => [row.name, row.port, true]))
+    // And the one that needed a port gets one now.
+    const gamma = await project.qm('start', 'gamma')
+    expect(gamma.exitCode, gamma.stderr).toBe(0)
+    expect((await rows(database)).map(([name, , active]) => [name, active])).toEqual([
+      ['alpha', true],
+      ['beta', true],
+      ['gamma', true],
+    ])
+  })
+})
