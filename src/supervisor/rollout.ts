@@ -19,7 +19,7 @@ import {scheduleStableReset} from './liveness.js'
 import {watchExit} from './restart.js'
 import {describeExit, type RunningProcess, type ServiceRecord} from './service-record.js'
 import {spawnProcess, type ExitInfo} from './spawn.js'
-import type {RolloutResult, RolloutStep} from './states.js'
+import type {AttemptResult, RolloutResult, RolloutStep} from './states.js'
 import {DRAIN_POLL_MS, DRAIN_QUIET_MS, endProcess, stop} from './stop.js'
 
 export interface RolloutOptions {
@@ -47,7 +47,7 @@ export async function rollout(r: ServiceRecord, options: RolloutOptions, say: Sa
   if (r.state !== 'running' && r.state !== 'unhealthy') {
     say('start', `${r.state}: nothing serves, so it is started`)
     const result = await start(r, 'rolled out (nothing served)')
-    return {name: r.name, ok: result.ok, way: 'start', ...(result.port === undefined ? {} : {toPort: result.port}), ...(result.pid === undefined ? {} : {pid: result.pid}), ...(result.reason ? {reason: result.reason} : {}), ...(result.logTail ? {logTail: result.logTail} : {})}
+    return started(result, 'start')
   }
   if (r.service.port !== 'auto') {
     if (!options.allowDowntime) {
@@ -62,9 +62,24 @@ export async function rollout(r: ServiceRecord, options: RolloutOptions, say: Sa
     say('in-place', `fixed port ${r.service.port}: a drained stop, then a start on the same port`)
     await stop(r, 'rolled out in place (fixed port)', {drainMs: options.drainMs ?? r.service.rollout.drainDelayMs})
     const result = await start(r, 'rolled out in place (fixed port)')
-    return {name: r.name, ok: result.ok, way: 'in-place', ...(result.port === undefined ? {} : {toPort: result.port}), ...(result.pid === undefined ? {} : {pid: result.pid}), ...(result.reason ? {reason: result.reason} : {}), ...(result.logTail ? {logTail: result.logTail} : {})}
+    return started(result, 'in-place')
   }
   return swap(r, options, say)
+}
+
+/** A rollout that was a plain start (after a drained stop, for in-place), told as a rollout. */
+function started(result: AttemptResult, way: 'start' | 'in-place'): RolloutResult {
+  return {
+    name: result.name,
+    ok: result.ok,
+    way,
+    ...(result.port === undefined ? {} : {toPort: result.port}),
+    ...(result.pid === undefined ? {} : {pid: result.pid}),
+    ...(result.healthyAfterMs === undefined ? {} : {healthyAfterMs: result.healthyAfterMs}),
+    ...(result.reason ? {reason: result.reason} : {}),
+    ...(result.hint ? {hint: result.hint} : {}),
+    ...(result.logTail ? {logTail: result.logTail} : {}),
+  }
 }
 
 async function swap(r: ServiceRecord, options: RolloutOptions, say: Say): Promise<RolloutResult> {
