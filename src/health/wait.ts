@@ -2,11 +2,16 @@
 // is one read of the socket table, no dial, so the waiter polls every 5 ms at first and
 // sees a service that is up in 150 ms within a few ms of it; once the port listens but
 // the service does not answer SERVING, each poll is a TLS handshake and the pauses double.
+// A probe that has dialled waits for its answer until the wait's own deadline, not only
+// timeoutMs: a service that listens but is still starting (grpcio listens from
+// add_secure_port on, before server.start(), and on a busy host that can take seconds)
+// answers on that very connection once it serves, where a probe cut off at timeoutMs
+// would throw the connection away and pay a new TLS handshake on a loaded machine.
 import {ProbeChannels} from './probe.js'
 import type {ProbeOptions, ProbeResult, ProbeTarget} from '../grpc/types.js'
 
 export interface WaitOptions extends ProbeOptions {
-  /** The whole wait; each probe gets at most `timeoutMs` of what is left. */
+  /** The whole wait; a probe may use all of what is left (the options' timeoutMs does not cut it short). */
   startTimeoutMs: number
   /** Channels to probe through; the SERVING channel then stays open in them. Default: a set of its own, closed at the end. */
   channels?: ProbeChannels
@@ -39,7 +44,7 @@ export async function waitUntilServing(target: ProbeTarget, options: WaitOptions
     for (;;) {
       const leftMs = deadlineMs - performance.now()
       if (last && leftMs <= 0) return last
-      const timeoutMs = Math.max(1, Math.min(probeOptions.timeoutMs, leftMs))
+      const timeoutMs = Math.max(1, leftMs)
       const {result, dialled} = await channels.attempt(
         target,
         {...probeOptions, timeoutMs},
@@ -48,7 +53,7 @@ export async function waitUntilServing(target: ProbeTarget, options: WaitOptions
       onProbe?.(result)
       if (result.status === 'SERVING') return result
       // A probe cut short by the deadline that timed out says less than the failure before it.
-      const cutShort = result.status === 'TIMEOUT' && timeoutMs < probeOptions.timeoutMs && last && last.status !== 'TIMEOUT'
+      const cutShort = result.status === 'TIMEOUT' && last && last.status !== 'TIMEOUT'
       if (!cutShort) last = result
       let pauseMs: number
       if (dialled) {

@@ -4,14 +4,22 @@
 // socket hash tables (several ms on a large machine), so they share reads.
 import {listeningPorts} from './socket-table.js'
 
+// A read is made on the next turn of the event loop, so that every process group found
+// gone in this turn (their exits are reaped together) waits for that one read.
 export class ListenerSnapshots {
   private last: {readAtMs: number; ports: Set<number>} | undefined
+  private next: Promise<ReadonlySet<number>> | undefined
 
   /** Listening ports as of a read made at or after `sinceMs` (performance.now()). */
-  portsSince(sinceMs: number): ReadonlySet<number> {
-    if (this.last && this.last.readAtMs >= sinceMs) return this.last.ports
-    const readAtMs = performance.now()
-    this.last = {readAtMs, ports: listeningPorts()}
-    return this.last.ports
+  portsSince(sinceMs: number): Promise<ReadonlySet<number>> {
+    if (this.last && this.last.readAtMs >= sinceMs) return Promise.resolve(this.last.ports)
+    this.next ??= new Promise((resolve) =>
+      setImmediate(() => {
+        this.next = undefined
+        this.last = {readAtMs: performance.now(), ports: listeningPorts()}
+        resolve(this.last.ports)
+      }),
+    )
+    return this.next
   }
 }

@@ -42,6 +42,10 @@ export class DeferredEndpointStore implements EndpointStore {
     return this.current().then((store) => store.setActive(name, host, active))
   }
 
+  setActiveMany(host: string, changes: ReadonlyMap<string, boolean>): Promise<string[]> {
+    return this.current().then((store) => store.setActiveMany(host, changes))
+  }
+
   move(request: MoveRequest): Promise<Endpoint> {
     return this.current().then((store) => store.move(request))
   }

@@ -185,10 +185,19 @@ export class PostgresEndpointStore implements EndpointStore {
   }
 
   async setActive(name: string, host: string, active: boolean): Promise<void> {
-    const result = await this.pool.query(`UPDATE ${this.table} SET is_active = $1 WHERE host = $2 AND name = $3`, [this.activeValue(active), host, name]).catch((error: unknown) => {
-      throw this.explain(error)
-    })
-    if (result.rowCount === 0) throw new NotRegisteredError(name, host)
+    if ((await this.setActiveMany(host, new Map([[name, active]]))).length > 0) throw new NotRegisteredError(name, host)
+  }
+
+  async setActiveMany(host: string, changes: ReadonlyMap<string, boolean>): Promise<string[]> {
+    const marked = new Set<string>()
+    // At most two statements (one per value), each atomic on its own, whatever the number of rows.
+    for (const active of [true, false]) {
+      const names = [...changes].filter(([, value]) => value === active).map(([name]) => name)
+      if (names.length === 0) continue
+      const rows = await this.query<{name: string}>(`UPDATE ${this.table} SET is_active = $1 WHERE host = $2 AND name = ANY($3::text[]) RETURNING name`, [this.activeValue(active), host, names])
+      for (const row of rows) marked.add(row.name)
+    }
+    return [...changes.keys()].filter((name) => !marked.has(name))
   }
 
   async move(request: MoveRequest): Promise<Endpoint> {

@@ -171,10 +171,14 @@ export class SqliteEndpointStore implements EndpointStore {
   }
 
   async setActive(name: string, host: string, active: boolean): Promise<void> {
-    const result = await this.run(`mark ${name} ${active ? 'active' : 'inactive'}`, () =>
-      this.db.prepare(`UPDATE ${this.table} SET is_active = ? WHERE host = ? AND name = ?`).run(active ? 1 : 0, host, name),
-    )
-    if (result.changes === 0) throw new NotRegisteredError(name, host)
+    if ((await this.setActiveMany(host, new Map([[name, active]]))).length > 0) throw new NotRegisteredError(name, host)
+  }
+
+  async setActiveMany(host: string, changes: ReadonlyMap<string, boolean>): Promise<string[]> {
+    const update = this.db.prepare(`UPDATE ${this.table} SET is_active = ? WHERE host = ? AND name = ?`)
+    const transaction = this.db.transaction((): string[] => [...changes].filter(([name, active]) => update.run(active ? 1 : 0, host, name).changes === 0).map(([name]) => name))
+    const what = changes.size === 1 ? [...changes].map(([name, active]) => `mark ${name} ${active ? 'active' : 'inactive'}`)[0]! : `mark ${changes.size} rows`
+    return this.run(what, () => transaction.immediate())
   }
 
   async move(request: MoveRequest): Promise<Endpoint> {

@@ -5,7 +5,7 @@ import {assertCertificatesUsable} from '../certs/check.js'
 import {waitUntilServing} from '../health/wait.js'
 import {localPortUsage} from '../registry/port-usage.js'
 import {launchFingerprint, serviceArgv} from '../manifest/instances.js'
-import {serviceLogTail} from './log-files.js'
+import {serviceLogTail, type LogWriter} from './log-files.js'
 import {assertPortFree, bindFailure, resolveExecutable, SpawnRefused} from './preflight.js'
 import {stopGroup} from './process-group.js'
 import {isRegistryOutage} from './registry-writes.js'
@@ -17,16 +17,29 @@ import type {AttemptResult} from './states.js'
 
 const FAILED_START_LOG_LINES = 20
 
+export interface StartOptions {
+  /** prepare() has run already. */
+  prepared?: boolean
+  /** Its log process, started already; ended here if this start spawns nothing. */
+  logWriter?: LogWriter
+}
+
 /** Operator start. Resolves when the service is healthy or the attempt has failed. */
-export async function start(r: ServiceRecord, cause: string, options: {prepared?: boolean} = {}): Promise<AttemptResult> {
-  if (r.state === 'stopping' || r.state === 'draining') await (r.stopping ?? r.killing)
-  if (r.state === 'running' || r.state === 'unhealthy') return r.result(true)
-  if (r.state === 'starting') return new Promise((resolve) => r.attemptWaiters.push(resolve))
-  if (!options.prepared) await prepare(r)
-  const attempt = new Promise<AttemptResult>((resolve) => r.attemptWaiters.push(resolve))
-  r.failuresInRow = 0
-  void launch(r, cause)
-  return attempt
+export async function start(r: ServiceRecord, cause: string, options: StartOptions = {}): Promise<AttemptResult> {
+  let launched = false
+  try {
+    if (r.state === 'stopping' || r.state === 'draining') await (r.stopping ?? r.killing)
+    if (r.state === 'running' || r.state === 'unhealthy') return r.result(true)
+    if (r.state === 'starting') return await new Promise((resolve) => r.attemptWaiters.push(resolve))
+    if (!options.prepared) await prepare(r)
+    const attempt = new Promise<AttemptResult>((resolve) => r.attemptWaiters.push(resolve))
+    r.failuresInRow = 0
+    launched = true
+    void launch(r, cause, options.logWriter)
+    return await attempt
+  } finally {
+    if (!launched) options.logWriter?.closeInput()
+  }
 }
 
 /**
@@ -85,8 +98,9 @@ export async function prepare(r: ServiceRecord, shared: PrepareShared = {}): Pro
 }
 
 /** One launch: starting, then running, or a failed start handed to the restart policy. */
-export async function launch(r: ServiceRecord, cause: string): Promise<void> {
+export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWriter): Promise<void> {
   if (r.context.closing()) {
+    logWriter?.closeInput()
     r.settleAttempt({...r.result(false), reason: 'not started: qm is shutting down'})
     return
   }
@@ -105,8 +119,9 @@ export async function launch(r: ServiceRecord, cause: string): Promise<void> {
     // service that cannot bind exits, after which bindFailure names what holds the port.
     const executable = resolveExecutable(r.name, r.service, process.env)
     const argv = serviceArgv(r.service, port)
-    spawned = await spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs})
+    spawned = await spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs, ...(logWriter ? {logWriter} : {})})
   } catch (error) {
+    logWriter?.closeInput()
     spawnedNow()
     failedStart(r, (error as Error).message, error instanceof SpawnRefused ? error.hint : undefined)
     return

@@ -46,7 +46,7 @@ export function logPath(stateDir: string, instanceName: string): string {
 export interface LogWriter {
   /** The write end of the pipe, for the service's stdout and stderr. */
   inputFd: number
-  /** Closes this process's copy of the write end, once the service has its own. */
+  /** Closes this process's copy of the write end, once the service has its own (or none will run); idempotent. */
   closeInput(): void
   /** Resolves when the log process has ended (everything written), or after LOG_FLUSH_WAIT_MS. */
   done(): Promise<void>
@@ -57,9 +57,8 @@ export interface LogWriter {
  * log through a pipe of its own while the first one's writer still drains the first's.
  */
 export function startLogWriter(path: string, settings: LogSettings, spawn: typeof spawnChild, pipe = ''): LogWriter {
-  mkdirSync(dirname(path), {recursive: true})
-  const fifo = join(dirname(path), `.${basename(path)}${pipe ? `.${pipe}` : ''}.fifo`)
-  if (!existsSync(fifo)) execFileSync('mkfifo', ['-m', '600', fifo])
+  const fifo = logPipePath(path, pipe)
+  makeLogPipes([fifo])
   // Held open for reading and writing, the FIFO lets the write-only open below return at
   // once, and keeps what the service writes before the log process has opened its end.
   const holder = openSync(fifo, constants.O_RDWR)
@@ -81,11 +80,32 @@ export function startLogWriter(path: string, settings: LogSettings, spawn: typeo
     writer.once('exit', () => resolve())
     writer.once('error', () => resolve())
   })
+  let inputOpen = true
   return {
     inputFd: input,
-    closeInput: () => closeSync(input),
+    // Once only: a second close could hit a descriptor number reused meanwhile.
+    closeInput: () => {
+      if (inputOpen) closeSync(input)
+      inputOpen = false
+    },
     done: () => Promise.race([ended, new Promise<void>((resolve) => setTimeout(resolve, LOG_FLUSH_WAIT_MS).unref())]),
   }
+}
+
+/** The named pipe a service's output goes through to its log process. */
+export function logPipePath(logFile: string, pipe = ''): string {
+  return join(dirname(logFile), `.${basename(logFile)}${pipe ? `.${pipe}` : ''}.fifo`)
+}
+
+/**
+ * Makes the pipes that do not exist yet, with one mkfifo for all of them: Node has no
+ * mkfifo, and on a host busy starting forty services each process spawned costs tens of ms.
+ */
+export function makeLogPipes(fifos: readonly string[]): void {
+  const missing = fifos.filter((fifo) => !existsSync(fifo))
+  if (missing.length === 0) return
+  for (const folder of new Set(missing.map((fifo) => dirname(fifo)))) mkdirSync(folder, {recursive: true})
+  execFileSync('mkfifo', ['-m', '600', ...missing])
 }
 
 /** The last `count` lines of a file, reading only its tail. */

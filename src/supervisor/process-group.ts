@@ -20,23 +20,37 @@ export function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
   }
 }
 
-export async function stopGroup(pgid: number, stopTimeoutMs: number, pollMs = 10): Promise<StopOutcome> {
+/**
+ * `leaderExited`, when the leader is qm's own child, resolves when it has been reaped: the
+ * group is looked at again at once rather than at the next poll (most groups are the
+ * leader alone).
+ */
+export async function stopGroup(pgid: number, stopTimeoutMs: number, {pollMs = 10, leaderExited}: {pollMs?: number; leaderExited?: Promise<unknown>} = {}): Promise<StopOutcome> {
   const started = performance.now()
   if (!signalGroup(pgid, 'SIGTERM')) return {killed: false, elapsedMs: 0}
   signalGroup(pgid, 'SIGCONT')
-  if (await waitUntil(() => !groupAlive(pgid), stopTimeoutMs, pollMs)) {
+  if (await waitUntil(() => !groupAlive(pgid), stopTimeoutMs, pollMs, leaderExited)) {
     return {killed: false, elapsedMs: performance.now() - started}
   }
   signalGroup(pgid, 'SIGKILL')
-  await waitUntil(() => !groupAlive(pgid), 5000, pollMs)
+  await waitUntil(() => !groupAlive(pgid), 5000, pollMs, leaderExited)
   return {killed: true, elapsedMs: performance.now() - started}
 }
 
-export async function waitUntil(check: () => boolean, timeoutMs: number, pollMs: number): Promise<boolean> {
+/** Checks every pollMs, and at once when `wake` settles, until the check holds or timeoutMs has passed. */
+export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, pollMs: number, wake?: Promise<unknown>): Promise<boolean> {
   const deadline = performance.now() + timeoutMs
+  let woken = false
+  const woke = wake?.then(
+    () => (woken = true),
+    () => (woken = true),
+  )
   for (;;) {
-    if (check()) return true
+    if (await check()) return true
     if (performance.now() >= deadline) return false
-    await new Promise((resolve) => setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - performance.now()))))
+    let timer: NodeJS.Timeout | undefined
+    const pause = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - performance.now())))))
+    await (woke && !woken ? Promise.race([pause, woke]) : pause)
+    clearTimeout(timer)
   }
 }

@@ -1,7 +1,10 @@
 // The daemon's is_active writes. A registry outage must not stop or restart a service, so a
 // write that fails is kept (the latest wanted value per name, which is all the row needs)
 // and written when the database answers again: on a timer, and on each liveness tick.
-// Writes go one at a time, in order, so a name's rows end as its last change says.
+// Writes go one batch at a time, in order, so a name's rows end as its last change says. A
+// batch is every change asked for before it begins, in one transaction: forty services
+// stopping together cost one commit, not forty. It begins on the next turn of the event
+// loop, after the caller's own work of this turn (a respawn's spawn goes first).
 // A caller waits for its write at most WRITE_PATIENCE_MS: a database that is slow or
 // locked by another writer (Django saving a session in the same SQLite file) must not
 // hold up a start or a stop; the write goes on in the queue and lands when it can.
@@ -78,7 +81,7 @@ export class RegistryWrites {
   }
 
   private drain(): Promise<void> {
-    const run = this.chain.then(() => this.writeAll())
+    const run = this.chain.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(() => this.writeAll())
     this.chain = run
     return run
   }
@@ -89,20 +92,20 @@ export class RegistryWrites {
     try {
       while (this.pending.size > 0) {
         this.lastAttemptMs = performance.now()
-        for (const [name, active] of [...this.pending]) {
-          try {
-            await this.endpoints.setActive(name, this.host, active)
-          } catch (error) {
-            if (error instanceof NotRegisteredError) {
-              // The row was removed meanwhile (qm unregister, the platform's admin): nothing to mark.
-              this.warn(`${name}: could not mark the registry row ${active ? 'active' : 'inactive'}: ${error.message}`)
-            } else {
-              this.fellBehind(error)
-              return
-            }
-          }
-          if (this.pending.get(name) === active) this.pending.delete(name)
+        const batch = new Map(this.pending)
+        let missing: string[]
+        try {
+          missing = await this.endpoints.setActiveMany(this.host, batch)
+        } catch (error) {
+          this.fellBehind(error)
+          return
         }
+        for (const name of missing) {
+          // The row was removed meanwhile (qm unregister, the platform's admin): nothing to mark.
+          const active = batch.get(name)!
+          this.warn(`${name}: could not mark the registry row ${active ? 'active' : 'inactive'}: ${new NotRegisteredError(name, this.host).message}`)
+        }
+        for (const [name, active] of batch) if (this.pending.get(name) === active) this.pending.delete(name)
       }
       if (this.lastError !== undefined) {
         this.warn('registry: reachable again; every kept is_active change is written')

@@ -3,10 +3,12 @@
 // launch.ts (start, prepare, spawn, readiness), liveness.ts, restart.ts (the policy
 // applied), stop.ts, usage.ts (what status shows). Adoption of a process a previous
 // daemon started is here, as a recorded move.
+import {spawn} from 'node:child_process'
 import type {ChildRecord} from '../registry/child-records.js'
 import {watchAdoptedExit} from './exit-watch.js'
 import type {ServiceInstance} from '../manifest/instances.js'
-import {prepare, start} from './launch.js'
+import {prepare, start, type StartOptions} from './launch.js'
+import {logPipePath, startLogWriter, type LogWriter} from './log-files.js'
 import {probeLiveness} from './liveness.js'
 import {isSameProcess, sampleUsage, startTimeToEpochMs} from './proc.js'
 import type {InstanceMetrics, RestartReason} from './tally.js'
@@ -81,12 +83,25 @@ export class ServiceRunner {
    * Liveness goes on from there.
    */
   async checkAdopted(): Promise<void> {
-    if (this.record.state === 'running') await probeLiveness(this.record, this.record.scope.signal)
+    if (this.record.state !== 'running') return
+    // The daemon before may have died between a move and its row's write (a stop that had
+    // marked the row inactive but not yet signalled): the row follows the process as adopted.
+    await Promise.all([probeLiveness(this.record, this.record.scope.signal), this.record.setActive(true)])
   }
 
   /** Operator start. Resolves when the service is healthy or the attempt has failed. */
-  start(cause = 'started by operator', options: {prepared?: boolean} = {}): Promise<AttemptResult> {
+  start(cause = 'started by operator', options: StartOptions = {}): Promise<AttemptResult> {
     return start(this.record, cause, options)
+  }
+
+  /** The named pipe its output goes through to its log process. */
+  get logPipePath(): string {
+    return logPipePath(this.record.logFile)
+  }
+
+  /** Its log process, spawned ahead of its launch: Supervisor.start spawns all of a layer's first. */
+  openLogWriter(): LogWriter {
+    return startLogWriter(this.record.logFile, this.record.service.logs, spawn)
   }
 
   prepare(shared: PrepareShared = {}): Promise<void> {

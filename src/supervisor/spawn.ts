@@ -4,7 +4,7 @@
 // and their logs outlive a daemon that dies.
 import {spawn as spawnChild} from 'node:child_process'
 import type {LogSettings} from '../manifest/types.js'
-import {startLogWriter} from './log-files.js'
+import {startLogWriter, type LogWriter} from './log-files.js'
 import {processStartTime} from './proc.js'
 
 export interface ExitInfo {
@@ -31,12 +31,14 @@ export interface SpawnRequest {
   logs: LogSettings
   /** The log pipe: '' unless another process of the service still writes through that one (a rollout). */
   logPipe?: string
+  /** Its log process, started already (see Supervisor.start); one is started here otherwise. */
+  logWriter?: LogWriter
 }
 
 export async function spawnProcess(request: SpawnRequest): Promise<SpawnedProcess> {
   const {execa} = await import('execa')
   const logPipe = request.logPipe ?? ''
-  const writer = startLogWriter(request.logFile, request.logs, spawnChild, logPipe)
+  const writer = request.logWriter ?? startLogWriter(request.logFile, request.logs, spawnChild, logPipe)
   let child
   try {
     // execa's types list only fds 0-9, but it hands any fd to child_process.spawn as is.

@@ -86,14 +86,14 @@ export async function killProcess(r: ServiceRecord, stopTimeoutMs = r.service.st
  * process), and waits for `port` to close. Returns how it ended, unknown for an adopted one.
  */
 export async function endProcess(r: ServiceRecord, running: RunningProcess, port: number | undefined, stopTimeoutMs: number): Promise<ExitInfo | undefined> {
-  await stopGroup(running.pid, stopTimeoutMs)
+  await stopGroup(running.pid, stopTimeoutMs, running.adopted ? {} : {leaderExited: running.exited})
   const exit = running.adopted ? undefined : await running.exited
   running.watch.abort()
   if (port !== undefined) {
     const goneAtMs = performance.now()
     // With the whole group gone the kernel has closed its sockets; a listener that is still
     // there belongs to a process outside the group that inherited it, and gets 2 s.
-    await waitUntil(() => !r.context.listeners.portsSince(goneAtMs).has(port), 2000, 25)
+    await waitUntil(async () => !(await r.context.listeners.portsSince(goneAtMs)).has(port), 2000, 25)
     r.context.channels.drop(r.target(port))
   }
   return exit

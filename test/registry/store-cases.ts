@@ -109,6 +109,18 @@ export function storeCases(backend: StoreBackend): void {
     })
   })
 
+  it('marks many rows of one host in one call, says which names have no row, and leaves other hosts alone', async () => {
+    await using(await backend.open(await backend.fresh()), async (store) => {
+      for (const name of ['a', 'b', 'c']) await store.register(request(name))
+      await store.register(request('a', {host: 'node-2'}))
+      const missing = await store.setActiveMany('localhost', new Map([['a', false], ['b', false], ['c', true], ['gone', false]]))
+      expect(missing).toEqual(['gone'])
+      expect((await store.list('localhost')).map((e) => [e.name, e.active])).toEqual([['a', false], ['b', false], ['c', true]])
+      expect((await store.find('a', 'node-2'))?.active).toBe(true)
+      expect(await store.find('gone', 'localhost')).toBeUndefined()
+    })
+  })
+
   it('works on the table Django makes and leaves its schema untouched', async () => {
     const registry = await backend.fresh()
     await backend.makeDjangoTable(registry)
