@@ -182,7 +182,7 @@ export class Daemon {
   private async reloadManifest(startNew: boolean, keepChanged = false) {
     const stamp = manifestStamp(this.manifest.file)
     if (stamp === undefined || stamp !== this.readStamp) {
-      this.manifest = await loadManifest({flag: this.manifest.file, env: process.env, cwd: this.manifest.dir, cached: false})
+      this.manifest = await loadManifest({flag: this.manifest.file, env: process.env, cwd: this.manifest.dir})
       this.readStamp = stamp
     }
     return this.supervisor.reload(this.manifest, {startNew, keepChanged})

@@ -8,7 +8,7 @@ import type {RawManifest} from './resolve.js'
 import type {Manifest} from './types.js'
 
 export interface LoadOptions extends FindManifestOptions {
-  /** false: parse and validate the file even when an unchanged copy is cached (qm validate, the daemon). */
+  /** false: parse and validate the file even when an unchanged copy is cached (qm validate). */
   cached?: boolean
 }
 
