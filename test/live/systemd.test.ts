@@ -64,6 +64,7 @@ describe.skipIf(lacks(...needs))('exported units under a live systemd', () => {
   const ports = new Map<string, number>()
 
   beforeAll(async () => {
+    if (process.getuid?.() !== 0) throw new Error('the live systemd test runs as root: debootstrap makes the root file system and systemd-nspawn boots it')
     const root = await debianRoot({log: (line) => process.stderr.write(`${line}\n`)})
     if (root.builtInMs !== undefined) process.stderr.write(`debootstrap made the root in ${root.builtInMs} ms\n`)
     project = await makeLiveProject(manifestText)
