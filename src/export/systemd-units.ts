@@ -114,6 +114,7 @@ function serviceUnit(plan: SystemdPlan, service: ServiceSpec, instance: string, 
     // at once, and the restart itself runs it again, so StartLimitBurst= ran out at half the
     // failures (seen under systemd 252). Started from here, the timer's BindsTo= start merges
     // into this start job, which counts once; and probes begin only once the service is ready.
+    `# Liveness probes from now on; not Wants=, which would count each failure twice against StartLimitBurst=.`,
     `ExecStartPost=${execLine([...systemctlArgv(plan), 'start', '--no-block', healthTimerName(instance)])}`,
     `ExecStopPost=${register('--inactive', '-')}`,
     `TimeoutStartSec=${systemdDuration(service.health.startTimeoutMs + QM_RUN_MARGIN_MS)}`,
@@ -216,6 +217,7 @@ function healthService(plan: SystemdPlan, service: ServiceSpec, instance: string
       `OnFailure=${restartTemplateName(plan.project).replace('@', `@${instance}`)}`,
       // The timer starts this unit every interval; systemd's default limit (5 starts in 10 s)
       // refused the probe at intervals under 2 s, and that refusal fired OnFailure=, a restart.
+      '# Started every interval by the timer: no start limit, whose refusal would fire OnFailure=.',
       'StartLimitIntervalSec=0',
     ]),
     section('Service', [
