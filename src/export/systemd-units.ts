@@ -48,7 +48,7 @@ export function serviceUnitName(instance: string): string {
 
 /** The names buildSystemdUnits gives its files, in the same order, known before any port is. */
 export function unitFileNames(project: string, services: readonly ServiceSpec[]): string[] {
-  const perInstance = services.flatMap((service) => instanceNames(service).flatMap((instance) => [serviceUnitName(instance), `qm-${instance}-health.timer`, `qm-${instance}-health.service`]))
+  const perInstance = services.flatMap((service) => instanceNames(service).flatMap((instance) => [serviceUnitName(instance), healthTimerName(instance), `qm-${instance}-health.service`]))
   return [...perInstance, restartTemplateName(project), targetName(project)]
 }
 
@@ -58,13 +58,21 @@ export function buildSystemdUnits(plan: SystemdPlan): UnitFile[] {
     instanceNames(service).forEach((instance, index) => {
       units.push(
         {name: serviceUnitName(instance), text: serviceUnit(plan, service, instance, index + 1)},
-        {name: `qm-${instance}-health.timer`, text: healthTimer(plan, service, instance)},
+        {name: healthTimerName(instance), text: healthTimer(plan, service, instance)},
         {name: `qm-${instance}-health.service`, text: healthService(plan, service, instance)},
       )
     })
   }
   units.push({name: restartTemplateName(plan.project), text: restartTemplate(plan)}, {name: targetName(plan.project), text: target(plan)})
   return units
+}
+
+function healthTimerName(instance: string): string {
+  return `qm-${instance}-health.timer`
+}
+
+function systemctlArgv(plan: SystemdPlan): string[] {
+  return plan.user ? [plan.systemctl, '--user'] : [plan.systemctl]
 }
 
 function restartTemplateName(project: string): string {
@@ -86,7 +94,6 @@ function serviceUnit(plan: SystemdPlan, service: ServiceSpec, instance: string, 
   const unit = [
     `Description=${escapeSpecifiers(`qm service ${instance}${of} from ${plan.manifest.file}`)}`,
     `PartOf=${targetName(plan.project)}`,
-    `Wants=qm-${instance}-health.timer`,
     ...(plan.user ? [] : ['After=network.target']),
     ...(dependencies.length > 0 ? [`# depends_on: started once these are healthy, stopped after them.`, `Requires=${dependencies.join(' ')}`, `After=${dependencies.join(' ')}`] : []),
     ...startLimit(plan, service),
@@ -102,6 +109,13 @@ function serviceUnit(plan: SystemdPlan, service: ServiceSpec, instance: string, 
     `ExecStart=${execLine(argv)}`,
     `ExecStartPost=${qmLine(plan, ['health', instance, '--wait', systemdDuration(service.health.startTimeoutMs)])}`,
     `ExecStartPost=${register('--active')}`,
+    // Not Wants= the timer: on "failed -> auto-restart" systemd starts a unit's Wants= again,
+    // the timer's BindsTo= then queues a start of this service that runs the start-limit test
+    // at once, and the restart itself runs it again, so StartLimitBurst= ran out at half the
+    // failures (seen under systemd 252). Started from here, the timer's BindsTo= start merges
+    // into this start job, which counts once; and probes begin only once the service is ready.
+    `# Liveness probes from now on; not Wants=, which would count each failure twice against StartLimitBurst=.`,
+    `ExecStartPost=${execLine([...systemctlArgv(plan), 'start', '--no-block', healthTimerName(instance)])}`,
     `ExecStopPost=${register('--inactive', '-')}`,
     `TimeoutStartSec=${systemdDuration(service.health.startTimeoutMs + QM_RUN_MARGIN_MS)}`,
     ...restartLines(plan, service),
@@ -176,7 +190,8 @@ function healthTimer(plan: SystemdPlan, service: ServiceSpec, instance: string):
     section('Unit', [
       `Description=${escapeSpecifiers(`qm liveness probes of ${instance} every ${interval}`)}`,
       // Not Before=timers.target, which is ordered before the services' basic.target: with
-      // After= the service below, that would be a cycle. It runs while the service runs.
+      // After= the service below, that would be a cycle. It runs while the service runs: the
+      // service starts it once ready (ExecStartPost=), BindsTo= stops it when the service stops or dies.
       'DefaultDependencies=no',
       `BindsTo=${serviceUnitName(instance)}`,
       `After=${serviceUnitName(instance)}`,
@@ -196,9 +211,14 @@ function healthService(plan: SystemdPlan, service: ServiceSpec, instance: string
     section('Unit', [
       `Description=${escapeSpecifiers(`qm liveness probe of ${instance}: a restart after ${threshold} failures in a row`)}`,
       // Requisite: a probe while the service is not up is skipped, not counted (and starts nothing).
+      // It also stops a probe in flight when the service stops: see SuccessExitStatus= below.
       `Requisite=${serviceUnitName(instance)}`,
       `After=${serviceUnitName(instance)}`,
       `OnFailure=${restartTemplateName(plan.project).replace('@', `@${instance}`)}`,
+      // The timer starts this unit every interval; systemd's default limit (5 starts in 10 s)
+      // refused the probe at intervals under 2 s, and that refusal fired OnFailure=, a restart.
+      '# Started every interval by the timer: no start limit, whose refusal would fire OnFailure=.',
+      'StartLimitIntervalSec=0',
     ]),
     section('Service', [
       'Type=oneshot',
@@ -206,7 +226,9 @@ function healthService(plan: SystemdPlan, service: ServiceSpec, instance: string
       `# Exits 3 (this unit fails and OnFailure= restarts ${instance}) once ${threshold} probes in a row have failed, counted in ${plan.manifest.stateDir}/health/.`,
       `ExecStart=${qmLine(plan, ['health', instance, '--failures-before-exit', String(threshold)])}`,
       '# qm\'s own errors (1: registry, 2: manifest) go to the journal; they say nothing about the service, so they restart nothing.',
-      'SuccessExitStatus=1 2',
+      '# Nor does SIGTERM: it is a stop of the service reaching this probe through Requisite=, and as a failure',
+      '# its OnFailure= restart undid `systemctl stop` of the target (seen under systemd 252).',
+      'SuccessExitStatus=1 2 SIGTERM',
       `TimeoutStartSec=${systemdDuration(service.health.timeoutMs + QM_RUN_MARGIN_MS)}`,
       ...(plan.user || plan.runAs === undefined ? [] : [`User=${plan.runAs}`]),
     ]),
@@ -214,11 +236,15 @@ function healthService(plan: SystemdPlan, service: ServiceSpec, instance: string
 }
 
 function restartTemplate(plan: SystemdPlan): string {
-  const systemctl = plan.user ? [plan.systemctl, '--user'] : [plan.systemctl]
   return file(plan, [
     // %i, the instance name, is the one specifier meant to expand here.
     section('Unit', [`Description=Restart qm service %i of ${escapeSpecifiers(plan.manifest.file)} after failed liveness probes`]),
-    section('Service', ['Type=oneshot', `ExecStart=${execLine([...systemctl, 'restart'])} qm-%i.service`]),
+    section('Service', [
+      'Type=oneshot',
+      '# try-restart: a service that is stopped or stopping stays so, whatever probe verdict arrives late;',
+      '# --job-mode=fail: a queued stop of the service (or of what it Requires=) is never replaced by this restart.',
+      `ExecStart=${execLine([...systemctlArgv(plan), '--job-mode=fail', 'try-restart'])} qm-%i.service`,
+    ]),
   ])
 }
 

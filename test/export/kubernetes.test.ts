@@ -1,8 +1,8 @@
 // `qm export kubernetes` as an operator runs it (the built CLI): multi-document YAML whose
 // every object kubernetes-models validates, the six standard arguments on the mounted
 // certificates, exec probes of qm health that really answer over mTLS, and no key material.
-import {spawn} from 'node:child_process'
-import {readFileSync} from 'node:fs'
+import {spawn, spawnSync} from 'node:child_process'
+import {readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {Deployment} from 'kubernetes-models/apps/v1/Deployment'
@@ -37,7 +37,41 @@ function keyLines(certs: string): string[] {
   )
 }
 
+/**
+ * Why kubectl cannot judge the objects on this machine, or undefined when it can. Even
+ * `kubectl apply --dry-run=client` asks an API server: for discovery (kind to resource),
+ * for the live object to diff against, and for the OpenAPI schema it validates with. With
+ * none, no kubectl mode validates: `kubectl label --local -f` prints a Deployment spelt
+ * "Deploymnt", or one with `replicas: "two"`, without a word.
+ */
+function kubectlUnavailable(): string | undefined {
+  const version = spawnSync('kubectl', ['version', '--output=json', '--request-timeout=5s'], {encoding: 'utf8', timeout: 20_000})
+  if (version.error) return `no kubectl on the PATH (${version.error.message})`
+  let server: unknown
+  try {
+    server = (JSON.parse(version.stdout) as {serverVersion?: unknown}).serverVersion
+  } catch {
+    server = undefined // no JSON at all: no server answered either
+  }
+  if (server === undefined) return `kubectl reaches no API server, and apply --dry-run=client needs one (${version.stderr.trim().split('\n').at(-1) ?? ''})`
+  return undefined
+}
+
+const KUBECTL_UNAVAILABLE = kubectlUnavailable()
+if (KUBECTL_UNAVAILABLE !== undefined) process.stderr.write(`test/export/kubernetes.test.ts: the kubectl check is skipped: ${KUBECTL_UNAVAILABLE}\n`)
+
 describe('qm export kubernetes', () => {
+  it.skipIf(KUBECTL_UNAVAILABLE !== undefined)(`kubectl apply --dry-run=client --validate=strict accepts every object of the root manifest's export${KUBECTL_UNAVAILABLE === undefined ? '' : ` (skipped: ${KUBECTL_UNAVAILABLE})`}`, async () => {
+    const project = await rootManifestProject()
+    const result = await project.qm('export', 'kubernetes', '--image', IMAGE, '--namespace', 'ms')
+    expect(result.exitCode, result.stderr).toBe(0)
+    const file = join(project.dir, 'objects.yaml')
+    writeFileSync(file, result.stdout)
+    const applied = await execa('kubectl', ['apply', '--dry-run=client', '--validate=strict', '-f', file, '-o', 'name'], {reject: false})
+    expect(applied.exitCode, applied.stderr).toBe(0)
+    expect(applied.stdout.split('\n')).toEqual(['deployment.apps/echo', 'service/echo', 'deployment.apps/chunker', 'service/chunker', 'deployment.apps/slow-start', 'service/slow-start'])
+  })
+
   it('prints a Deployment and a Service per service of the root manifest, each valid, with mounted certificates and exec probes of qm health, and no key', async () => {
     const project = await rootManifestProject()
     const result = await project.qm('export', 'kubernetes', '--image', IMAGE, '--namespace', 'ms')

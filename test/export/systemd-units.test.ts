@@ -114,6 +114,48 @@ describe('restart mapping', () => {
   })
 })
 
+describe('liveness wiring', () => {
+  // Each of these was seen wrong under a live systemd 252 (test/live/systemd.test.ts shows them right).
+  async function units(user = false) {
+    const manifest = await parseManifestText('/srv/shop/services.yaml', 'version: 1\nservices:\n  echo:\n    command: [node, echo.js]\n', {env: {}, cwd: '/srv/shop'})
+    const built = buildSystemdUnits({
+      manifest,
+      services: manifest.services,
+      ports: new Map([['echo', 50051]]),
+      executables: new Map([['echo', '/usr/bin/node']]),
+      qm: ['/usr/bin/node', '/opt/qm/bin/run.js'],
+      project: 'shop',
+      user,
+      systemdVersion: 252,
+      systemctl: '/usr/bin/systemctl',
+    })
+    return (name: string) => parseUnitFile(built.find((unit) => unit.name === name)!.text)
+  }
+
+  it('starts the timer from the service once it is ready, and never through Wants=, so one failure uses the start limit once', async () => {
+    const unit = await units()
+    const service = unit('qm-echo.service')
+    expect(values(service, 'Unit', 'Wants')).toEqual([])
+    const posts = values(service, 'Service', 'ExecStartPost').map((line) => parseCommandLine(line).argv)
+    expect(posts.slice(0, -1).map((argv) => argv.slice(0, 3))).toEqual([['/usr/bin/node', '/opt/qm/bin/run.js', 'health'], ['/usr/bin/node', '/opt/qm/bin/run.js', 'register']])
+    expect(posts.at(-1)).toEqual(['/usr/bin/systemctl', 'start', '--no-block', 'qm-echo-health.timer'])
+    expect(values(unit('qm-echo-health.timer'), 'Unit', 'BindsTo')).toEqual(['qm-echo.service'])
+    expect(parseCommandLine(values((await units(true))('qm-echo.service'), 'Service', 'ExecStartPost').at(-1)!).argv).toEqual(['/usr/bin/systemctl', '--user', 'start', '--no-block', 'qm-echo-health.timer'])
+  })
+
+  it('lets the probe run every interval, and counts its being stopped by a stop of the service as no verdict', async () => {
+    const probe = (await units())('qm-echo-health.service')
+    expect(values(probe, 'Unit', 'StartLimitIntervalSec')).toEqual(['0'])
+    expect(values(probe, 'Unit', 'Requisite')).toEqual(['qm-echo.service'])
+    expect(values(probe, 'Service', 'SuccessExitStatus')).toEqual(['1 2 SIGTERM'])
+  })
+
+  it('restarts only a running service, and never in place of a queued stop', async () => {
+    const restart = (await units())('qm-shop-restart@.service')
+    expect(parseCommandLine(values(restart, 'Service', 'ExecStart')[0]!, ['i']).argv).toEqual(['/usr/bin/systemctl', '--job-mode=fail', 'try-restart', 'qm-%i.service'])
+  })
+})
+
 describe('units of the exported settings', () => {
   it('reads the systemd version from --version', () => {
     expect(parseSystemdVersion('systemd 252 (252.38-1~deb12u1)\n+PAM +AUDIT')).toBe(252)

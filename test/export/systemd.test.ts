@@ -51,7 +51,9 @@ describe('qm export systemd', () => {
     expect(user.exitCode, user.stderr).toBe(0)
     expect(await verifyUnits(join(project.dir, 'user-units'), {user: true})).toMatchObject({exitCode: 0, output: ''})
     const userUnit = parseUnitFile(readFileSync(join(project.dir, 'user-units', 'qm-main-restart@.service'), 'utf8'))
-    expect(parseCommandLine(value(userUnit, 'Service', 'ExecStart'), ['i']).argv.slice(1)).toEqual(['--user', 'restart', 'qm-%i.service'])
+    expect(parseCommandLine(value(userUnit, 'Service', 'ExecStart'), ['i']).argv.slice(1)).toEqual(['--user', '--job-mode=fail', 'try-restart', 'qm-%i.service'])
+    const userEcho = parseUnitFile(readFileSync(join(project.dir, 'user-units', 'qm-echo.service'), 'utf8'))
+    expect(parseCommandLine(values(userEcho, 'Service', 'ExecStartPost').at(-1)!).argv.slice(1)).toEqual(['--user', 'start', '--no-block', 'qm-echo-health.timer'])
   })
 
   it.skipIf(lacks('systemd'))('maps depends_on (every instance), instances, each restart policy, backoff and resources, and verify passes', async () => {
@@ -116,6 +118,9 @@ describe('qm export systemd', () => {
 
     const health = unit('qm-report_2-health.service')
     expect(value(health, 'Unit', 'OnFailure')).toBe('qm-shop-restart@report_2.service')
+    expect(value(health, 'Unit', 'StartLimitIntervalSec')).toBe('0')
+    expect(value(health, 'Service', 'SuccessExitStatus')).toBe('1 2 SIGTERM')
+    expect(values(unit('qm-report_2.service'), 'Unit', 'Wants')).toEqual([])
     expect(parseCommandLine(value(health, 'Service', 'ExecStart')).argv.slice(2)).toEqual(['health', 'report_2', '--failures-before-exit', '2', '-f', project.manifest])
     expect(value(unit('qm-report_2-health.timer'), 'Unit', 'BindsTo')).toBe('qm-report_2.service')
     expect(Object.fromEntries(unit('qm-report_2-health.timer').get('Timer')!)).toEqual({
@@ -160,7 +165,10 @@ describe('qm export systemd', () => {
     }, `echo SERVING on ${row!.port}; it printed: ${started.output()}`)
     expect(probe).toMatchObject({status: 'SERVING', version: '1.0.0'})
 
-    for (const line of values(unit, 'Service', 'ExecStartPost')) {
+    // qm's readiness and registry lines; the last one starts the liveness timer, which only a live systemd can (test/live).
+    const posts = values(unit, 'Service', 'ExecStartPost')
+    expect(parseCommandLine(posts.at(-1)!).argv.slice(1)).toEqual(['start', '--no-block', 'qm-echo-health.timer'])
+    for (const line of posts.slice(0, -1)) {
       const post = await runUnitCommand(text, line)
       expect(post.exitCode, `${line}\n${post.stdout}\n${post.stderr}`).toBe(0)
     }
