@@ -1,8 +1,10 @@
-import {defineConfig} from 'vitest/config'
+import {configDefaults, defineConfig} from 'vitest/config'
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // A container with a live systemd: `npm run test:live`, vitest.live.config.ts.
+    exclude: [...configDefaults.exclude, 'test/live/**'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     pool: 'forks',
