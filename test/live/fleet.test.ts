@@ -54,6 +54,8 @@ let network: Network | undefined
 let server: TestPostgres | undefined
 let database = ''
 let work = ''
+/** Pids of processes the test starts itself inside a host (not qm's). */
+const holders: number[] = []
 let platform: Host
 let hosts: Host[] = []
 const startedMs = performance.now()
@@ -133,6 +135,7 @@ describe.skipIf(NEEDS)('a fleet of three hosts and a platform, in network namesp
 
   afterAll(async () => {
     try {
+      for (const pid of holders) killGroup(pid)
       for (const host of hosts) {
         let pids: number[] = []
         try {
@@ -163,6 +166,15 @@ describe.skipIf(NEEDS)('a fleet of three hosts and a platform, in network namesp
     expect(alone.exitCode, alone.stderr).toBe(0)
     phase(`${first.name} starts ${SERVICES.length} services`, sinceMs)
 
+    // Another program of the second host holds the lowest port: allocation there must skip
+    // it, though registry.host is an address rather than a name qm knew as its own.
+    const [holderCommand, ...holderArgs] = network!.inside(second.net, [PYTHON, '-c', 'import socket, time\ns = socket.socket()\ns.bind(("0.0.0.0", 50051))\ns.listen()\nprint("READY", flush=True)\ntime.sleep(3600)'])
+    const holder = execa(holderCommand!, holderArgs, {detached: true, reject: false, stdin: 'ignore'})
+    holders.push(holder.pid!)
+    let holderSaid = ''
+    holder.stdout!.on('data', (chunk: Buffer) => (holderSaid += chunk.toString()))
+    await waitFor(() => holderSaid.includes('READY'), 'the port holder to listen on 50051')
+
     sinceMs = performance.now()
     const together = await Promise.all([qm(second, ['start']), qm(third, ['start'])])
     for (const result of together) expect(result.exitCode, result.stderr).toBe(0)
@@ -172,6 +184,7 @@ describe.skipIf(NEEDS)('a fleet of three hosts and a platform, in network namesp
     expect(table).toHaveLength(HOSTS.length * SERVICES.length)
     for (const host of hosts) {
       const own = table.filter((row) => row.host === host.net.address)
+      expect(own.some((row) => row.port === 50051), `a row of ${host.name} on the port its other program holds`).toBe(host !== second)
       const running = (await status(host)).services
       expect(running.map((s) => [s.name, s.state, s.health?.status])).toEqual(SERVICES.map((name) => [name, 'running', 'SERVING']))
       // Each host's rows: every service once, on the port it runs on, distinct within the host.
