@@ -2,6 +2,8 @@
 // here over mTLS, as Consul and Nomad check a catalogue, and each row given a verdict. A row
 // that is active but that nothing answers on is stale (its host, or its qm, is gone): the
 // platform still sends Calls there. Marking those inactive is markStale (mark.ts).
+import {lookup} from 'node:dns/promises'
+import {isIP} from 'node:net'
 import {dirname, join, resolve} from 'node:path'
 import {UsageError} from '../errors.js'
 import type {ProbeResult, ProbeTarget} from '../grpc/types.js'
@@ -16,9 +18,11 @@ import type {Endpoint} from '../registry/store.js'
  * passing: active and SERVING. stale: active, and nothing answered (refused, or no answer in
  * time). failing: active, and something answered but not SERVING (a TLS or protocol error, or
  * NOT_SERVING): a process is there, its host's qm deals with it, and it is never marked.
+ * unknown: active, but its host's name does not resolve from here, so nothing was dialled
+ * and nothing is known: this machine's resolver is no reason to mark a row.
  * inactive: the platform sends it nothing whatever the probe says.
  */
-export type RowVerdict = 'passing' | 'stale' | 'failing' | 'inactive'
+export type RowVerdict = 'passing' | 'stale' | 'failing' | 'unknown' | 'inactive'
 
 export interface RowCheck {
   endpoint: Endpoint
@@ -63,14 +67,21 @@ export async function checkFleet(manifest: Manifest, options: FleetCheckOptions)
   const host = options.allHosts ? undefined : (options.host ?? manifest.registry.host)
   const endpoints = await withEndpointStore(manifest.registry, (store) => store.list(host))
   const targetOf = probeTargets(manifest, options)
+  // Once per host, not per row: a fleet has a few hosts and many rows on each.
+  const unresolved = await unresolvedHosts(new Set(endpoints.map((endpoint) => endpoint.host)))
   const channels = new ProbeChannels()
   try {
-    const probes = await inBatches(endpoints, concurrency, (endpoint) => {
+    const rows = await inBatches(endpoints, concurrency, async (endpoint): Promise<RowCheck> => {
+      const failure = unresolved.get(endpoint.host)
+      if (failure !== undefined) {
+        const probe: ProbeResult = {status: 'UNREACHABLE', method: 'grpc', latencyMs: 0, reason: `cannot resolve ${endpoint.host} from here: ${failure}; not dialled`}
+        return {endpoint, probe, verdict: endpoint.active ? 'unknown' : 'inactive'}
+      }
       const {target, versionKeys} = targetOf(endpoint)
-      return channels.probe(target, {type: 'auto', timeoutMs: options.timeoutMs, versionKeys})
+      const probe = await channels.probe(target, {type: 'auto', timeoutMs: options.timeoutMs, versionKeys})
+      return {endpoint, probe, verdict: verdictOf(endpoint, probe)}
     })
-    const rows = endpoints.map((endpoint, index) => ({endpoint, probe: probes[index]!, verdict: verdictOf(endpoint, probes[index]!)}))
-    const counts: Record<RowVerdict, number> = {passing: 0, stale: 0, failing: 0, inactive: 0}
+    const counts: Record<RowVerdict, number> = {passing: 0, stale: 0, failing: 0, unknown: 0, inactive: 0}
     for (const row of rows) counts[row.verdict] += 1
     return {host: host ?? null, timeoutMs: options.timeoutMs, rows, counts}
   } finally {
@@ -119,6 +130,23 @@ function sharedCerts(manifest: Manifest, options: FleetCheckOptions): ProbeTarge
     `the services of ${manifest.file} use ${folders.length} certificate folders, so qm cannot tell which one the other rows trust`,
     'pass --certs DIR: the folder with the ca.crt, client.crt and client.key the fleet trusts',
   )
+}
+
+/** Each host name that does not resolve here, with why; addresses resolve to themselves. */
+async function unresolvedHosts(hosts: ReadonlySet<string>): Promise<Map<string, string>> {
+  const failures = new Map<string, string>()
+  await Promise.all(
+    [...hosts].map(async (host) => {
+      const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host
+      if (isIP(bare) !== 0) return
+      try {
+        await lookup(bare)
+      } catch (error) {
+        failures.set(host, (error as NodeJS.ErrnoException).code ?? (error as Error).message)
+      }
+    }),
+  )
+  return failures
 }
 
 /** work over items, at most `limit` at a time, results in the items' order. */

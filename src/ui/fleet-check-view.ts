@@ -9,11 +9,12 @@ const VERDICT_WORDS: Record<RowVerdict, string> = {
   passing: 'passing',
   stale: 'STALE',
   failing: 'failing',
+  unknown: 'unknown',
   inactive: '-',
 }
 
 export function renderFleetCheck(c: ChalkInstance, check: FleetCheck): string {
-  const paint: Record<RowVerdict, (text: string) => string> = {passing: c.green, stale: c.red, failing: c.yellow, inactive: c.dim}
+  const paint: Record<RowVerdict, (text: string) => string> = {passing: c.green, stale: c.red, failing: c.yellow, unknown: c.yellow, inactive: c.dim}
   const lines: string[] = []
   if (check.rows.length > 0) {
     const rows = check.rows.map((row) => [
@@ -27,11 +28,11 @@ export function renderFleetCheck(c: ChalkInstance, check: FleetCheck): string {
     ])
     lines.push(renderTable(['HOST', 'PORT', 'NAME', 'ROW', 'PROBE', 'CHECK', 'DETAIL'], rows))
   }
-  const {passing, stale, failing, inactive} = check.counts
+  const {passing, stale, failing, unknown, inactive} = check.counts
   const where = check.host === null ? 'every host' : `host ${check.host}`
   lines.push(
     `${check.rows.length} row(s) of ${where} probed from here (timeout ${check.timeoutMs / 1000}s): ${passing} passing, ` +
-      `${stale > 0 ? c.red(`${stale} stale (active, nothing answers)`) : '0 stale'}, ${failing} failing (answer, not serving), ${inactive} inactive`,
+      `${stale > 0 ? c.red(`${stale} stale (active, nothing answers)`) : '0 stale'}, ${failing} failing (answer, not serving), ${unknown > 0 ? `${unknown} unknown (host not resolved here), ` : ''}${inactive} inactive`,
   )
   return lines.join('\n')
 }

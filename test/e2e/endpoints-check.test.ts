@@ -7,7 +7,10 @@ import {freePort} from '../helpers/listen.js'
 import {makeProject, service, type Project} from '../helpers/project.js'
 import {runOnPty} from '../helpers/pty.js'
 
-/** A project with echo running (unless told not to start it), a stale row (old) and an inactive row (retired). */
+/**
+ * A project with echo running (unless told not to start it), a stale row (old), an inactive
+ * row (retired), and a row of a host whose name does not resolve (.invalid never does).
+ */
 async function fleetOfOne({start = true} = {}): Promise<{project: Project; stalePort: number}> {
   const project = await makeProject()
   project.writeManifest(service('echo', 'guide-call-server.mjs'))
@@ -20,6 +23,7 @@ async function fleetOfOne({start = true} = {}): Promise<{project: Project; stale
   expect((await project.qm('register', 'old', '--port', String(stalePort))).exitCode).toBe(0)
   // `qm register NAME --inactive` is what an exported unit runs after a stop.
   expect((await project.qm('register', 'retired', '--port', String(stalePort - 1), '--inactive')).exitCode).toBe(0)
+  expect((await project.qm('register', 'echo', '--host', 'gone.invalid')).exitCode).toBe(0)
   return {project, stalePort}
 }
 
@@ -31,15 +35,16 @@ describe('qm endpoints --check', () => {
     expect(result.exitCode, result.stderr).toBe(3)
     const lines = result.stdout.split('\n')
     expect(lines[0]).toMatch(/^HOST\s+PORT\s+NAME\s+ROW\s+PROBE\s+CHECK\s+DETAIL$/)
-    expect(lines.find((line) => / echo /.test(line))).toMatch(/^localhost\s+\d+\s+echo\s+ACTIVE\s+SERVING [\d.]+ ms\s+passing\s+1\.0\.0$/)
+    expect(lines.find((line) => line.startsWith('localhost ') && / echo /.test(line))).toMatch(/^localhost\s+\d+\s+echo\s+ACTIVE\s+SERVING [\d.]+ ms\s+passing\s+1\.0\.0$/)
     expect(lines.find((line) => / old /.test(line))).toMatch(new RegExp(`^localhost\\s+${stalePort}\\s+old\\s+ACTIVE\\s+UNREACHABLE [\\d.]+ ms\\s+STALE\\s+nothing is listening on localhost:${stalePort}`))
     expect(lines.find((line) => / retired /.test(line))).toMatch(/^localhost\s+\d+\s+retired\s+INACTIVE\s+UNREACHABLE [\d.]+ ms\s+-\s+/)
-    expect(lines.at(-1)).toBe('3 row(s) of every host probed from here (timeout 1s): 1 passing, 1 stale (active, nothing answers), 0 failing (answer, not serving), 1 inactive')
+    expect(lines.find((line) => line.startsWith('gone.invalid '))).toMatch(/^gone\.invalid\s+\d+\s+echo\s+ACTIVE\s+UNREACHABLE 0\.0 ms\s+unknown\s+cannot resolve gone\.invalid from here: ENOTFOUND; not dialled$/)
+    expect(lines.at(-1)).toBe('4 row(s) of every host probed from here (timeout 1s): 1 passing, 1 stale (active, nothing answers), 0 failing (answer, not serving), 1 unknown (host not resolved here), 1 inactive')
     expect(result.stderr).toBe('qm endpoints --all-hosts --check --mark-inactive marks the 1 stale row(s) inactive, after asking, so the platform stops sending them Calls')
     expect(await project.endpoints()).toEqual(before)
 
     const json = JSON.parse((await project.qm('endpoints', '--check', '--json')).stdout)
-    expect(json).toMatchObject({host: 'localhost', timeoutMs: 2000, counts: {passing: 1, stale: 1, failing: 0, inactive: 1}, mark: null})
+    expect(json).toMatchObject({host: 'localhost', timeoutMs: 2000, counts: {passing: 1, stale: 1, failing: 0, unknown: 0, inactive: 1}, mark: null})
     expect(json.rows.map((row: {endpoint: {name: string}; verdict: string; probe: {status: string}}) => [row.endpoint.name, row.verdict, row.probe.status])).toEqual([
       ['echo', 'passing', 'SERVING'],
       ['retired', 'inactive', 'UNREACHABLE'],
@@ -57,7 +62,8 @@ describe('qm endpoints --check', () => {
     expect(await project.endpoints()).toEqual(before.map((row) => (row.name === 'old' ? {...row, active: false} : row)))
     const again = await project.qm('endpoints', '--all-hosts', '--check')
     expect(again.exitCode, again.stdout).toBe(0)
-    expect(again.stdout.split('\n').at(-1)).toMatch(/: 1 passing, 0 stale, 0 failing \(answer, not serving\), 2 inactive$/)
+    // The row of the host that does not resolve is still active: nothing is known of it.
+    expect(again.stdout.split('\n').at(-1)).toMatch(/: 1 passing, 0 stale, 0 failing \(answer, not serving\), 1 unknown \(host not resolved here\), 2 inactive$/)
   })
 
   it('asks on a terminal: no marks nothing, yes marks the stale rows', async () => {
