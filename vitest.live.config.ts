@@ -1,7 +1,8 @@
 import {defineConfig} from 'vitest/config'
 
-// The live tests: exported units under a real systemd booted in a container. Slow (a first
-// run makes a Debian root with debootstrap) and one container at a time, so they run apart
+// The live tests: the exported units under a real systemd booted in a container, and a
+// fleet of hosts in network namespaces sharing one PostgreSQL registry. Slow (a first run
+// makes a Debian root with debootstrap), as root, and one at a time, so they run apart
 // from `npm test`, with `npm run test:live`.
 export default defineConfig({
   test: {

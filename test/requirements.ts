@@ -18,6 +18,7 @@ export const REQUIREMENTS = {
   'python3-django': () => pythonImports('django'),
   tmux: () => runs('tmux', ['-V']),
   prometheus: () => runs('prometheus', ['--version']),
+  iproute2: () => runs('ip', ['netns', 'list']),
 } satisfies Record<string, () => string | undefined>
 
 export type Requirement = keyof typeof REQUIREMENTS

@@ -5,6 +5,7 @@
 import type {ContractEvent, Result} from '../control/contract.js'
 import type {StartReport} from '../control/qm-client.js'
 import {ExitCode} from '../errors.js'
+import type {RegistryBacklog} from '../supervisor/registry-writes.js'
 import type {AttemptResult, ServiceState} from '../supervisor/states.js'
 import {colourFor} from '../ui/colour.js'
 import {plannedProgress, type PlannedProgress} from '../ui/progress.js'
@@ -44,7 +45,16 @@ async function accountFor(results: AttemptResult[], progress: PlannedProgress, i
 
 export async function showStart(call: DaemonCall<StartReport>, io: ChangeIo): Promise<Outcome<StartReport>> {
   const {report, progress} = await withProgress('start', 'running', call, io)
-  return {result: report, exitCode: await accountFor(report.results, progress, io)}
+  const exitCode = await accountFor(report.results, progress, io)
+  await sayRegistryBehind(report.registry, io)
+  return {result: report, exitCode}
+}
+
+/** The registry's backlog after a change, on stderr: the results stand, the rows lag. */
+async function sayRegistryBehind(backlog: RegistryBacklog | undefined, io: ChangeIo): Promise<void> {
+  if (io.json || !backlog || backlog.pendingWrites === 0) return
+  const {registryBehindAfterChange} = await import('../ui/service-report.js')
+  for (const line of registryBehindAfterChange(colourFor(process.stderr), backlog)) io.diag(line)
 }
 
 export async function showRestart(call: DaemonCall<Result<'restart'> | undefined>, io: ChangeIo): Promise<Outcome<Result<'restart'>>> {
@@ -54,7 +64,9 @@ export async function showRestart(call: DaemonCall<Result<'restart'> | undefined
     if (!io.json) io.diag('no qm daemon runs for this manifest: use qm start')
     return {result: {results: []}, exitCode: ExitCode.failed}
   }
-  return {result: report, exitCode: await accountFor(report.results, progress, io)}
+  const exitCode = await accountFor(report.results, progress, io)
+  await sayRegistryBehind(report.registry, io)
+  return {result: report, exitCode}
 }
 
 export async function showStop(call: DaemonCall<Result<'stop'> | undefined>, io: ChangeIo): Promise<Outcome<Result<'stop'>>> {
@@ -66,6 +78,7 @@ export async function showStop(call: DaemonCall<Result<'stop'> | undefined>, io:
   }
   // On a terminal the live lines ended in the same words: one account per service.
   if (!io.json && !(progress.live && process.stdout.isTTY)) for (const result of report.results) io.out(`${result.name} ${result.state}`)
+  await sayRegistryBehind(report.registry, io)
   return {result: report, exitCode: ExitCode.ok}
 }
 

@@ -10,11 +10,16 @@ import type {AttemptResult, InstanceStatus, Plan, ProbeEvent, ReloadReport, Roll
 export interface Contract {
   ping: {params: Record<string, never>; result: {pid: number; manifest: string}}
   status: {params: {names?: string[]}; result: StatusResult}
-  start: {params: {names?: string[]}; result: {reload: ReloadReport; results: AttemptResult[]}}
+  /**
+   * registry, on start, stop and restart: the is_active changes still unwritten when the
+   * work was done (the registry out of reach), so the command can say the rows are behind.
+   * Absent from a daemon started by an older qm.
+   */
+  start: {params: {names?: string[]}; result: {reload: ReloadReport; results: AttemptResult[]; registry?: RegistryBacklog}}
   /** drainMs: each serving process's drain instead of its drain_delay (0: --now). */
-  stop: {params: {names?: string[]; drainMs?: number}; result: {results: StopResult[]}}
+  stop: {params: {names?: string[]; drainMs?: number}; result: {results: StopResult[]; registry?: RegistryBacklog}}
   /** rollout: services with port: auto are rolled out instead of stopped and started. */
-  restart: {params: {names?: string[]; drainMs?: number; rollout?: boolean}; result: {results: AttemptResult[]}}
+  restart: {params: {names?: string[]; drainMs?: number; rollout?: boolean}; result: {results: AttemptResult[]; registry?: RegistryBacklog}}
   reload: {params: {names?: string[]}; result: {reload: ReloadReport}}
   rollout: {params: {names?: string[]} & RolloutOptions; result: {reload: ReloadReport; results: RolloutResult[]}}
   shutdown: {params: {stopServices?: boolean; drainMs?: number}; result: {pid: number}}

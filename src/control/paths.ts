@@ -16,6 +16,8 @@ export interface DaemonPaths {
   pidFile: string
   lockFile: string
   logFile: string
+  /** The is_active changes the last daemon could not write before it stopped (unwritten-changes.ts). */
+  unwrittenFile: string
 }
 
 export function daemonPaths(stateDir: string, env: NodeJS.ProcessEnv = process.env): DaemonPaths {
@@ -24,5 +26,5 @@ export function daemonPaths(stateDir: string, env: NodeJS.ProcessEnv = process.e
     const digest = createHash('sha256').update(stateDir).digest('hex').slice(0, 16)
     socket = join(env.XDG_RUNTIME_DIR || tmpdir(), `qm-${userInfo().uid}-${digest}.sock`)
   }
-  return {socket, pidFile: join(stateDir, 'daemon.pid'), lockFile: join(stateDir, 'daemon.lock'), logFile: join(stateDir, 'daemon.log')}
+  return {socket, pidFile: join(stateDir, 'daemon.pid'), lockFile: join(stateDir, 'daemon.lock'), logFile: join(stateDir, 'daemon.log'), unwrittenFile: join(stateDir, 'registry-unwritten.json')}
 }

@@ -6,13 +6,18 @@ import {QmError} from '../errors.js'
 import type {Manifest} from '../manifest/types.js'
 import type {Endpoint} from '../registry/store.js'
 import {processStartTime} from '../supervisor/proc.js'
+import type {UnwrittenChanges} from '../supervisor/registry-writes.js'
 import {waitUntil} from '../supervisor/process-group.js'
 import type {ControlClient} from './client.js'
 import {connectOrStartDaemon, connectToDaemon} from './connect.js'
 import type {ContractEvent, Params, Result, StatusResult} from './contract.js'
 import {daemonPaths} from './paths.js'
+import {forgetUnwritten, readUnwritten} from './unwritten-changes.js'
 
 export type StartReport = Result<'start'> & {daemonStarted: boolean}
+
+/** The daemon that shut down, and the registry rows it left saying what they said before. */
+export type ShutdownReport = Result<'shutdown'> & {unwritten: UnwrittenChanges}
 
 type ChangeMethod = 'stop' | 'restart' | 'reload' | 'rollout'
 type OnEvent = (event: ContractEvent) => void
@@ -85,10 +90,15 @@ export class QmClient {
     return recordedStatus(this.manifest, names)
   }
 
-  /** Returns once the daemon process has exited, its services stopped unless told otherwise; undefined when none runs. */
-  async shutdown(stopServices: boolean, options: {drainMs?: number} = {}): Promise<{pid: number} | undefined> {
+  /**
+   * Returns once the daemon process has exited, its services stopped unless told otherwise,
+   * with the is_active changes it could not write; undefined when none runs.
+   */
+  async shutdown(stopServices: boolean, options: {drainMs?: number} = {}): Promise<ShutdownReport | undefined> {
     const client = await connectToDaemon(this.manifest)
     if (!client) return undefined
+    const {unwrittenFile} = daemonPaths(this.manifest.stateDir)
+    forgetUnwritten(unwrittenFile)
     const reply = await once(client, (c) => c.request('shutdown', {stopServices, ...options}))
     if (!(await waitUntil(() => processStartTime(reply.pid) === undefined, SHUTDOWN_WAIT_MS + (options.drainMs ?? 0), 10))) {
       throw new QmError(
@@ -98,7 +108,7 @@ export class QmClient {
         `its log ${daemonPaths(this.manifest.stateDir).logFile} says what it is waiting for`,
       )
     }
-    return reply
+    return {...reply, unwritten: readUnwritten(unwrittenFile) ?? {changes: [], lastError: null}}
   }
 
   /** Refuses while the service runs on this host: its row is how the platform finds it. */

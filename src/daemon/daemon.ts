@@ -12,6 +12,7 @@ import type {Plan, Transition} from '../supervisor/states.js'
 import {Supervisor} from '../supervisor/supervisor.js'
 import {DaemonLock} from './daemon-lock.js'
 import {daemonPaths} from '../control/paths.js'
+import {recordUnwritten} from '../control/unwritten-changes.js'
 import type {ContractEvent, Method, MethodTable, Params, Result} from '../control/contract.js'
 import type {Request} from '../control/protocol.js'
 import {serveControl} from '../control/server.js'
@@ -118,10 +119,19 @@ export class Daemon {
     start: (params, emit) =>
       this.mutation(emit, async () => {
         const reload = await this.reloadManifest(false)
-        return {reload, results: await this.supervisor.start(params.names ?? [], planEvent(emit))}
+        const results = await this.supervisor.start(params.names ?? [], planEvent(emit))
+        return {reload, results, registry: this.supervisor.registryBacklog()}
       }),
-    stop: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.stop(params.names ?? [], planEvent(emit), drainOf(params))})),
-    restart: (params, emit) => this.mutation(emit, async () => ({results: await this.supervisor.restart(params.names ?? [], planEvent(emit), {...drainOf(params), rollout: params.rollout === true})})),
+    stop: (params, emit) =>
+      this.mutation(emit, async () => {
+        const results = await this.supervisor.stop(params.names ?? [], planEvent(emit), drainOf(params))
+        return {results, registry: this.supervisor.registryBacklog()}
+      }),
+    restart: (params, emit) =>
+      this.mutation(emit, async () => {
+        const results = await this.supervisor.restart(params.names ?? [], planEvent(emit), {...drainOf(params), rollout: params.rollout === true})
+        return {results, registry: this.supervisor.registryBacklog()}
+      }),
     rollout: ({names = [], ...options}, emit) =>
       this.mutation(emit, async () => {
         // The edited manifest is what rolls out: changed services keep running until their turn.
@@ -192,12 +202,13 @@ export class Daemon {
     this.closing ??= (async () => {
       this.log(options.stopServices ? 'shutting down: stopping every service' : 'shutting down, services left running')
       await this.mutations
-      await this.supervisor.close(options)
+      const unwritten = await this.supervisor.close(options)
       // After the services' last state changes, so that qm events shows them.
       this.ending.abort()
       await this.metrics.close()
       await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
       const paths = daemonPaths(this.manifest.stateDir)
+      recordUnwritten(paths.unwrittenFile, unwritten)
       rmSync(paths.pidFile, {force: true})
       this.lock.release()
       this.log('daemon stopped')

@@ -4,7 +4,7 @@
 // new port is refused, and the is_active writes wait in their queue. Each call after
 // RETRY_MS tries to open the real store again; from the first success on, calls go to it.
 import {QmError} from '../errors.js'
-import type {Endpoint, EndpointStore, MoveRequest, RegisterOutcome, RegisterRequest} from './store.js'
+import type {Endpoint, EndpointStore, MoveRequest, RegisterOutcome, RegisterRequest, SeenRow} from './store.js'
 
 const RETRY_MS = 1000
 
@@ -48,6 +48,10 @@ export class DeferredEndpointStore implements EndpointStore {
 
   move(request: MoveRequest): Promise<Endpoint> {
     return this.current().then((store) => store.move(request))
+  }
+
+  deactivateIfUnchanged(seen: SeenRow): Promise<boolean> {
+    return this.current().then((store) => store.deactivateIfUnchanged(seen))
   }
 
   checkInsert(host: string): Promise<void> {

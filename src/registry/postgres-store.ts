@@ -14,7 +14,7 @@ import type {PostgresRegistrySettings} from '../manifest/types.js'
 import {claimPort, pickPort, reuseExisting} from './allocation.js'
 import {lookupPassword} from './pgpass.js'
 import {defaultSslFile, describeTarget, resolveTarget, TargetError, type PostgresTarget} from './postgres-url.js'
-import type {Endpoint, EndpointStore, MoveRequest, RegisterOutcome, RegisterRequest} from './store.js'
+import type {Endpoint, EndpointStore, MoveRequest, RegisterOutcome, RegisterRequest, SeenRow} from './store.js'
 
 const REQUIRED_COLUMNS = ['id', 'name', 'host', 'port', 'protocol', 'is_active'] as const
 // As long as the SQLite store's busy timeout: a registration waits this long for another.
@@ -198,6 +198,22 @@ export class PostgresEndpointStore implements EndpointStore {
       for (const row of rows) marked.add(row.name)
     }
     return [...changes.keys()].filter((name) => !marked.has(name))
+  }
+
+  async deactivateIfUnchanged(seen: SeenRow): Promise<boolean> {
+    const result = await this.pool
+      .query(`UPDATE ${this.table} SET is_active = $1 WHERE id = $2 AND name = $3 AND host = $4 AND port = $5 AND is_active = $6`, [
+        this.activeValue(false),
+        seen.id,
+        seen.name,
+        seen.host,
+        seen.port,
+        this.activeValue(true),
+      ])
+      .catch((error: unknown) => {
+        throw this.explain(error)
+      })
+    return (result.rowCount ?? 0) > 0
   }
 
   async move(request: MoveRequest): Promise<Endpoint> {

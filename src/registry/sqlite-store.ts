@@ -16,7 +16,7 @@ import {setTimeout as sleep} from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import {NoFreePortError, NotRegisteredError, PortTakenError, RegistryError, RowMovedError} from '../errors.js'
 import {claimPort, pickPort, reuseExisting} from './allocation.js'
-import type {Endpoint, EndpointStore, MoveRequest, RegisterOutcome, RegisterRequest} from './store.js'
+import type {Endpoint, EndpointStore, MoveRequest, RegisterOutcome, RegisterRequest, SeenRow} from './store.js'
 
 const REQUIRED_COLUMNS = ['id', 'name', 'host', 'port', 'protocol', 'is_active'] as const
 export const LOCK_WAIT_MS = 10_000
@@ -179,6 +179,13 @@ export class SqliteEndpointStore implements EndpointStore {
     const transaction = this.db.transaction((): string[] => [...changes].filter(([name, active]) => update.run(active ? 1 : 0, host, name).changes === 0).map(([name]) => name))
     const what = changes.size === 1 ? [...changes].map(([name, active]) => `mark ${name} ${active ? 'active' : 'inactive'}`)[0]! : `mark ${changes.size} rows`
     return this.run(what, () => transaction.immediate())
+  }
+
+  async deactivateIfUnchanged(seen: SeenRow): Promise<boolean> {
+    const result = await this.run(`mark ${seen.name} inactive`, () =>
+      this.db.prepare(`UPDATE ${this.table} SET is_active = 0 WHERE id = ? AND name = ? AND host = ? AND port = ? AND is_active`).run(seen.id, seen.name, seen.host, seen.port),
+    )
+    return result.changes > 0
   }
 
   async move(request: MoveRequest): Promise<Endpoint> {

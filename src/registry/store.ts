@@ -38,6 +38,14 @@ export interface MoveRequest {
   releasing?: string
 }
 
+/** A row as it was seen: only a row still like this (and still active) may be marked inactive. */
+export interface SeenRow {
+  id: number
+  name: string
+  host: string
+  port: number
+}
+
 export interface EndpointStore {
   /** Rows of one host, or of every host when host is undefined, by port. */
   list(host?: string): Promise<Endpoint[]>
@@ -51,6 +59,11 @@ export interface EndpointStore {
    */
   setActiveMany(host: string, changes: ReadonlyMap<string, boolean>): Promise<string[]>
   move(request: MoveRequest): Promise<Endpoint>
+  /**
+   * Marks the row inactive only if it is still active with the same id, name, host and port
+   * as when it was seen (one statement, so no writer slips in between); false when it was not.
+   */
+  deactivateIfUnchanged(seen: SeenRow): Promise<boolean>
   /** Inserts a row of this host in a transaction it rolls back: throws what a registration would meet. */
   checkInsert(host: string): Promise<void>
   close(): Promise<void>

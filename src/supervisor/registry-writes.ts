@@ -20,6 +20,12 @@ export interface RegistryBacklog {
   lastError: string | null
 }
 
+/** The is_active changes a daemon could not write before it stopped: its rows still say otherwise. */
+export interface UnwrittenChanges {
+  changes: {name: string; active: boolean}[]
+  lastError: string | null
+}
+
 export const REGISTRY_RETRY_MS = 3000
 // Liveness ticks of many services come close together; one attempt a second is plenty.
 const TICK_RETRY_GAP_MS = 1000
@@ -72,12 +78,13 @@ export class RegistryWrites {
     return {pendingWrites: this.pending.size, lastError: this.pending.size > 0 ? (this.lastError ?? null) : null}
   }
 
-  /** One last attempt, then no more timers; says what stays unwritten. */
-  async close(): Promise<void> {
+  /** One last attempt, then no more timers; says, and returns, what stays unwritten. */
+  async close(): Promise<UnwrittenChanges> {
     if (this.pending.size > 0) await this.drain()
     this.closed = true
     if (this.timer) clearTimeout(this.timer)
     if (this.pending.size > 0) this.warn(`registry: ${this.pending.size} is_active change(s) could not be written before the daemon stopped: ${[...this.pending.keys()].join(', ')}`)
+    return {changes: [...this.pending].map(([name, active]) => ({name, active})), lastError: this.pending.size > 0 ? (this.lastError ?? null) : null}
   }
 
   private drain(): Promise<void> {

@@ -12,7 +12,7 @@ import type {Manifest} from '../manifest/types.js'
 import {ChildRecords, childRecordsPath} from '../registry/child-records.js'
 import {openEndpointStoreOrLater} from '../registry/open.js'
 import type {EndpointStore} from '../registry/store.js'
-import {RegistryWrites, type RegistryBacklog} from './registry-writes.js'
+import {RegistryWrites, type RegistryBacklog, type UnwrittenChanges} from './registry-writes.js'
 import {restartPlan, startPlan, stopPlan} from './dependency-order.js'
 import {expandInstances, launchFingerprint, selectInstances, type ServiceInstance} from '../manifest/instances.js'
 import {bootTimeMs} from './proc.js'
@@ -316,7 +316,8 @@ export class Supervisor {
     this.records.remove(runner.name)
   }
 
-  async close(options: {stopServices: boolean; drainMs?: number}): Promise<void> {
+  /** Returns the is_active changes that could not be written (the registry out of reach). */
+  async close(options: {stopServices: boolean; drainMs?: number}): Promise<UnwrittenChanges> {
     // First, so that a start or restart still under way launches nothing from here on.
     this.closing = true
     if (options.stopServices) await this.stop([], undefined, options.drainMs === undefined ? {} : {drainMs: options.drainMs})
@@ -325,8 +326,9 @@ export class Supervisor {
     for (const runner of this.runners.values()) runner.release()
     this.channels.close()
     this.records.close()
-    await this.context.registryWrites.close()
+    const unwritten = await this.context.registryWrites.close()
     await this.endpoints.close()
+    return unwritten
   }
 
   private select(names: readonly string[]): ServiceInstance[] {

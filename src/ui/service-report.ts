@@ -3,7 +3,7 @@
 import type {ChalkInstance} from 'chalk'
 import ms from 'ms'
 import type {ExpiringCertificate} from '../certs/expiry.js'
-import type {RegistryBacklog} from '../supervisor/registry-writes.js'
+import type {RegistryBacklog, UnwrittenChanges} from '../supervisor/registry-writes.js'
 import type {AttemptResult, InstanceStatus} from '../supervisor/states.js'
 import type {ServiceState} from '../supervisor/states.js'
 import {renderTable} from './table.js'
@@ -132,6 +132,35 @@ export function registryBehind(c: ChalkInstance, backlog: RegistryBacklog | null
   if (!backlog || backlog.pendingWrites === 0) return []
   const why = backlog.lastError ? ` (${backlog.lastError})` : ''
   return [`${c.yellow('registry behind')}: ${backlog.pendingWrites} is_active change(s) not written yet${why}; the daemon writes them when the database answers, and services run on`]
+}
+
+/**
+ * After a start, stop or restart whose is_active changes could not all be written: the rows
+ * still say what they said before, so the platform may send Calls to a service that stopped,
+ * or find none for one that started. Said after the accounts, where an operator looks last.
+ */
+export function registryBehindAfterChange(c: ChalkInstance, backlog: RegistryBacklog | undefined): string[] {
+  if (!backlog || backlog.pendingWrites === 0) return []
+  const why = backlog.lastError ? ` (${backlog.lastError})` : ''
+  return [`${c.yellow('registry behind')}: ${backlog.pendingWrites} is_active change(s) not written yet${why}; the rows say what they said before, and the daemon writes the changes when the database answers`]
+}
+
+/**
+ * After a shutdown that could not write every is_active change: the rows that still say
+ * active send the platform's Calls to services that are gone, until someone marks them.
+ */
+export function unwrittenRows(c: ChalkInstance, unwritten: UnwrittenChanges | undefined, host: string): string[] {
+  if (!unwritten || unwritten.changes.length === 0) return []
+  const why = unwritten.lastError ? ` (${unwritten.lastError})` : ''
+  const stillActive = unwritten.changes.filter((change) => !change.active).map((change) => change.name)
+  const names = unwritten.changes.map((change) => change.name).join(', ')
+  const lines = [`${c.yellow('registry behind')}: the daemon could not write ${unwritten.changes.length} is_active change(s) before it stopped${why}: ${names}`]
+  if (stillActive.length > 0) {
+    lines.push(
+      `the rows of ${stillActive.join(', ')} on host ${host} still say active: once the database answers, qm start here writes them, or qm endpoints --check --mark-inactive from any host marks them`,
+    )
+  }
+  return lines
 }
 
 export function certificateWarnings(c: ChalkInstance, certificates: readonly ExpiringCertificate[]): string[] {

@@ -18,18 +18,19 @@ const ALLOWED: Record<string, readonly string[] | 'anything'> = {
   grpc: ['manifest', 'net', 'registry'],
   health: ['grpc', 'manifest', 'net', 'registry'],
   call: ['grpc', 'health', 'manifest', 'registry'],
+  fleet: ['grpc', 'health', 'manifest', 'registry'],
   supervisor: ['certs', 'grpc', 'health', 'manifest', 'net', 'registry'],
   control: ['supervisor', 'certs', 'manifest', 'registry'],
   daemon: ['control', 'supervisor', 'certs', 'manifest', 'registry'],
   doctor: ['control', 'supervisor', 'certs', 'manifest', 'net', 'registry'],
   export: ['supervisor', 'registry', 'manifest'],
   scaffold: ['manifest', 'registry'],
-  ui: ['supervisor', 'certs', 'doctor', 'control', 'registry', 'grpc', 'health', 'manifest'],
-  cli: ['ui', 'manifest', 'control', 'registry', 'supervisor', 'certs'],
+  ui: ['supervisor', 'certs', 'doctor', 'control', 'registry', 'grpc', 'health', 'manifest', 'fleet'],
+  cli: ['ui', 'manifest', 'control', 'registry', 'supervisor', 'fleet', 'certs'],
   commands: 'anything',
 }
 /** Parts that may import these only as types. */
-const TYPES_ONLY: Record<string, readonly string[]> = {ui: ['supervisor', 'certs', 'doctor', 'control', 'registry', 'grpc', 'health', 'manifest']}
+const TYPES_ONLY: Record<string, readonly string[]> = {ui: ['supervisor', 'certs', 'doctor', 'control', 'registry', 'grpc', 'health', 'manifest', 'fleet']}
 const PACKAGES_ONLY_IN: Record<string, readonly string[]> = {
   '@oclif/core': ['commands', 'cli'],
   chalk: ['ui'],

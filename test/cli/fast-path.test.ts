@@ -44,7 +44,7 @@ const PLAIN_FORMS = [
   ['logs', '--tail=1'],
   ['logs', 'nobody'],
 ]
-const OCLIF_FORMS = [['status', '--hepl'], ['status', '-h'], ['logs', '-n', 'many'], ['endpoints', '--host', 'a', '--all-hosts'], ['validate'], ['stop', '--all']]
+const OCLIF_FORMS = [['status', '--hepl'], ['status', '-h'], ['logs', '-n', 'many'], ['endpoints', '--host', 'a', '--all-hosts'], ['endpoints', '--check', '--mark-inactive'], ['validate'], ['stop', '--all']]
 
 // Uptime, CPU, memory and probe latency move between two runs (and with them the columns'
 // widths); the rest is the same text.

@@ -14,7 +14,8 @@ import {postgresBinDir} from '../requirements.js'
 export const PASSWORD_ROLE = 'qm_secret'
 
 export interface TestPostgres {
-  host: '127.0.0.1'
+  /** The address it listens on (127.0.0.1 unless told otherwise). */
+  host: string
   port: number
   /** The folder holding the server's Unix socket. */
   socketDir: string
@@ -48,6 +49,8 @@ let databases = 0
 export interface TestPostgresOptions {
   /** Serve TLS with this certificate and key (PEM) beside plain connections. */
   tls?: {certPem: string; keyPem: string}
+  /** Run the server in this network namespace (ip netns), listening on `address` there. */
+  namespace?: {name: string; address: string; trustedNetwork: string}
 }
 
 export async function startTestPostgres(options: TestPostgresOptions = {}): Promise<TestPostgres> {
@@ -69,8 +72,10 @@ export async function startTestPostgres(options: TestPostgresOptions = {}): Prom
     const {uid, gid} = postgresUser()
     for (const path of [dir, ...(options.tls ? [join(dir, 'server.crt'), join(dir, 'server.key')] : [])]) chownSync(path, uid, gid)
   }
+  const host = options.namespace?.address ?? '127.0.0.1'
+  const inNamespace = options.namespace === undefined ? [] : ['ip', 'netns', 'exec', options.namespace.name]
   const run = (argv: string[]) => {
-    const [command, ...args] = asRoot ? ['runuser', '-u', 'postgres', '--', ...argv] : argv
+    const [command, ...args] = [...inNamespace, ...(asRoot ? ['runuser', '-u', 'postgres', '--', ...argv] : argv)]
     const result = spawnSync(command!, args, {encoding: 'utf8', cwd: dir})
     if (result.status !== 0) {
       const log = existsSync(logFile) ? readFileSync(logFile, 'utf8').split('\n').slice(-15).join('\n') : ''
@@ -79,18 +84,18 @@ export async function startTestPostgres(options: TestPostgresOptions = {}): Prom
   }
   let running = false
   const server: TestPostgres = {
-    host: '127.0.0.1',
+    host,
     port,
     socketDir: dir,
     url: ({database = 'postgres', user = 'postgres', password} = {}) =>
-      `postgres://${encodeURIComponent(user)}${password === undefined ? '' : `:${encodeURIComponent(password)}`}@127.0.0.1:${port}/${database}`,
+      `postgres://${encodeURIComponent(user)}${password === undefined ? '' : `:${encodeURIComponent(password)}`}@${host}:${port}/${database}`,
     async createDatabase() {
       const name = `qm_test_${process.pid}_${++databases}`
       await server.query('postgres', `CREATE DATABASE ${name}`)
       return name
     },
     async query(database, sql, params = []) {
-      const client = new pg.Client({host: '127.0.0.1', port, user: 'postgres', database, password: ''})
+      const client = new pg.Client({host, port, user: 'postgres', database, password: ''})
       await client.connect()
       try {
         return (await client.query(sql, params)).rows
@@ -99,7 +104,7 @@ export async function startTestPostgres(options: TestPostgresOptions = {}): Prom
       }
     },
     start() {
-      const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200${tlsOptions}`
+      const options = `-p ${port} -k ${dir} -c listen_addresses=${host} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200${tlsOptions}`
       run([tool('pg_ctl'), '-D', data, '-l', logFile, '-o', options, '-w', '-t', '30', 'start'])
       running = true
     },
@@ -126,6 +131,7 @@ export async function startTestPostgres(options: TestPostgresOptions = {}): Prom
         `host all ${PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256`,
         'local all all trust',
         'host all all 127.0.0.1/32 trust',
+        ...(options.namespace === undefined ? [] : [`host all all ${options.namespace.trustedNetwork} trust`]),
         '',
       ].join('\n'),
     )

@@ -121,6 +121,22 @@ export function storeCases(backend: StoreBackend): void {
     })
   })
 
+  it('marks a row inactive only while it is still active with the host and port it was seen with', async () => {
+    await using(await backend.open(await backend.fresh()), async (store) => {
+      const seen = (await store.register(request('ocr', {host: 'node-1'}))).endpoint
+      const other = (await store.register(request('ocr', {host: 'node-2'}))).endpoint
+      // Another writer moves the row meanwhile: the old sighting no longer matches it.
+      const moved = await store.move({name: 'ocr', host: 'node-1', fromPort: seen.port, toPort: seen.port + 1})
+      expect(await store.deactivateIfUnchanged(seen)).toBe(false)
+      expect(await store.find('ocr', 'node-1')).toEqual({...moved, active: true})
+      expect(await store.deactivateIfUnchanged(moved)).toBe(true)
+      expect((await store.find('ocr', 'node-1'))?.active).toBe(false)
+      // Already inactive: nothing to do, and said so.
+      expect(await store.deactivateIfUnchanged(moved)).toBe(false)
+      expect(await store.find('ocr', 'node-2')).toEqual(other)
+    })
+  })
+
   it('works on the table Django makes and leaves its schema untouched', async () => {
     const registry = await backend.fresh()
     await backend.makeDjangoTable(registry)
@@ -130,6 +146,9 @@ export function storeCases(backend: StoreBackend): void {
       expect((await store.register(request('ocr'))).endpoint).toMatchObject({port: 50051, protocol: 'grpc', active: true})
       await store.setActive('ocr', 'localhost', false)
       expect((await store.find('ocr', 'localhost'))?.active).toBe(false)
+      const guide = (await store.find('pdf_extractor', 'localhost'))!
+      expect(await store.deactivateIfUnchanged(guide)).toBe(true)
+      expect((await store.find('pdf_extractor', 'localhost'))?.active).toBe(false)
       await store.unregister('ocr', 'localhost')
     })
     expect(await backend.schema(registry)).toBe(before)
