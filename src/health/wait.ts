@@ -2,17 +2,19 @@
 // is one read of the socket table, no dial, so the waiter polls every 5 ms at first and
 // sees a service that is up in 150 ms within a few ms of it; once the port listens but
 // the service does not answer SERVING, each poll is a TLS handshake and the pauses double.
-// A probe that has dialled waits for its answer until the wait's own deadline, not only
-// timeoutMs: a service that listens but is still starting (grpcio listens from
-// add_secure_port on, before server.start(), and on a busy host that can take seconds)
-// answers on that very connection once it serves, where a probe cut off at timeoutMs
-// would throw the connection away and pay a new TLS handshake on a loaded machine.
+// With probeUntilDeadline (a start's readiness), a probe waits for its answer until the
+// wait's own deadline, not only timeoutMs: a service that listens but is still starting
+// (grpcio listens from add_secure_port on, before server.start(), and on a busy host that
+// can take seconds) answers on that very connection once it serves, where a probe cut off
+// at timeoutMs would throw the connection away and pay a new TLS handshake.
 import {ProbeChannels} from './probe.js'
 import type {ProbeOptions, ProbeResult, ProbeTarget} from '../grpc/types.js'
 
 export interface WaitOptions extends ProbeOptions {
-  /** The whole wait; a probe may use all of what is left (the options' timeoutMs does not cut it short). */
+  /** The whole wait; each probe gets at most `timeoutMs` of what is left. */
   startTimeoutMs: number
+  /** Each probe may use all of what is left of the wait, whatever `timeoutMs` says. */
+  probeUntilDeadline?: boolean
   /** Channels to probe through; the SERVING channel then stays open in them. Default: a set of its own, closed at the end. */
   channels?: ProbeChannels
   /** First pause between probes (default 5 ms). */
@@ -30,7 +32,7 @@ export interface WaitOptions extends ProbeOptions {
  * has passed; rejects with the signal's reason when `signal` aborts.
  */
 export async function waitUntilServing(target: ProbeTarget, options: WaitOptions): Promise<ProbeResult> {
-  const {startTimeoutMs, channels: given, initialDelayMs = 5, maxDelayMs = 200, maxIdleDelayMs = 50, onProbe, ...probeOptions} = options
+  const {startTimeoutMs, probeUntilDeadline = false, channels: given, initialDelayMs = 5, maxDelayMs = 200, maxIdleDelayMs = 50, onProbe, ...probeOptions} = options
   const channels = given ?? new ProbeChannels()
   const startedMs = performance.now()
   const deadlineMs = startedMs + startTimeoutMs
@@ -44,7 +46,7 @@ export async function waitUntilServing(target: ProbeTarget, options: WaitOptions
     for (;;) {
       const leftMs = deadlineMs - performance.now()
       if (last && leftMs <= 0) return last
-      const timeoutMs = Math.max(1, leftMs)
+      const timeoutMs = Math.max(1, probeUntilDeadline ? leftMs : Math.min(probeOptions.timeoutMs, leftMs))
       const {result, dialled} = await channels.attempt(
         target,
         {...probeOptions, timeoutMs},
@@ -52,8 +54,9 @@ export async function waitUntilServing(target: ProbeTarget, options: WaitOptions
       )
       onProbe?.(result)
       if (result.status === 'SERVING') return result
-      // A probe cut short by the deadline that timed out says less than the failure before it.
-      const cutShort = result.status === 'TIMEOUT' && last && last.status !== 'TIMEOUT'
+      // A probe cut short by the deadline that timed out says less than the failure before it;
+      // one that had the whole rest of the wait says the most there is to say.
+      const cutShort = !probeUntilDeadline && result.status === 'TIMEOUT' && timeoutMs < probeOptions.timeoutMs && last && last.status !== 'TIMEOUT'
       if (!cutShort) last = result
       let pauseMs: number
       if (dialled) {

@@ -13,11 +13,15 @@ export class ListenerSnapshots {
   /** Listening ports as of a read made at or after `sinceMs` (performance.now()). */
   portsSince(sinceMs: number): Promise<ReadonlySet<number>> {
     if (this.last && this.last.readAtMs >= sinceMs) return Promise.resolve(this.last.ports)
-    this.next ??= new Promise((resolve) =>
+    this.next ??= new Promise((resolve, reject) =>
       setImmediate(() => {
         this.next = undefined
-        this.last = {readAtMs: performance.now(), ports: listeningPorts()}
-        resolve(this.last.ports)
+        try {
+          this.last = {readAtMs: performance.now(), ports: listeningPorts()}
+          resolve(this.last.ports)
+        } catch (error) {
+          reject(error)
+        }
       }),
     )
     return this.next

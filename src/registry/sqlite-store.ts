@@ -175,10 +175,11 @@ export class SqliteEndpointStore implements EndpointStore {
   }
 
   async setActiveMany(host: string, changes: ReadonlyMap<string, boolean>): Promise<string[]> {
-    const update = this.db.prepare(`UPDATE ${this.table} SET is_active = ? WHERE host = ? AND name = ?`)
-    const transaction = this.db.transaction((): string[] => [...changes].filter(([name, active]) => update.run(active ? 1 : 0, host, name).changes === 0).map(([name]) => name))
-    const what = changes.size === 1 ? [...changes].map(([name, active]) => `mark ${name} ${active ? 'active' : 'inactive'}`)[0]! : `mark ${changes.size} rows`
-    return this.run(what, () => transaction.immediate())
+    return this.run(describeMarks(changes), () => {
+      const update = this.db.prepare(`UPDATE ${this.table} SET is_active = ? WHERE host = ? AND name = ?`)
+      const transaction = this.db.transaction((): string[] => [...changes].filter(([name, active]) => update.run(active ? 1 : 0, host, name).changes === 0).map(([name]) => name))
+      return transaction.immediate()
+    })
   }
 
   async deactivateIfUnchanged(seen: SeenRow): Promise<boolean> {
@@ -252,6 +253,17 @@ export class SqliteEndpointStore implements EndpointStore {
     }
     return new RegistryError(`${doing} (${table}): ${error.message}`, 'REGISTRY_SQLITE', 'qm doctor checks the registry and its table', {cause: error})
   }
+}
+
+/** "mark ocr inactive", or "mark ocr, ner and 38 more inactive, ledger active" for a batch. */
+function describeMarks(changes: ReadonlyMap<string, boolean>): string {
+  const names = (active: boolean) => {
+    const matching = [...changes].filter(([, value]) => value === active).map(([name]) => name)
+    if (matching.length === 0) return undefined
+    const shown = matching.length <= 3 ? matching.join(', ') : `${matching.slice(0, 2).join(', ')} and ${matching.length - 2} more`
+    return `${shown} ${active ? 'active' : 'inactive'}`
+  }
+  return `mark ${[names(false), names(true)].filter(Boolean).join(', ')}`
 }
 
 function isBusy(error: unknown): boolean {

@@ -54,8 +54,9 @@ export interface EndpointStore {
   unregister(name: string, host: string): Promise<Endpoint>
   setActive(name: string, host: string, active: boolean): Promise<void>
   /**
-   * Many rows of one host in one transaction (one commit, so one fsync for forty services
-   * stopping together). Resolves with the names that have no row.
+   * Many rows of one host at once: one commit on SQLite (one fsync for forty services
+   * stopping together), at most two statements on PostgreSQL. Resolves with the names that
+   * have no row.
    */
   setActiveMany(host: string, changes: ReadonlyMap<string, boolean>): Promise<string[]>
   move(request: MoveRequest): Promise<Endpoint>

@@ -13,7 +13,7 @@ import {retry, watchExit} from './restart.js'
 import {scheduleStableReset} from './liveness.js'
 import {describeExit, type PrepareShared, type RunningProcess, type ServiceRecord} from './service-record.js'
 import {spawnProcess, type ExitInfo} from './spawn.js'
-import type {AttemptResult} from './states.js'
+import {LIVE_STATES, type AttemptResult} from './states.js'
 
 const FAILED_START_LOG_LINES = 20
 
@@ -26,20 +26,19 @@ export interface StartOptions {
 
 /** Operator start. Resolves when the service is healthy or the attempt has failed. */
 export async function start(r: ServiceRecord, cause: string, options: StartOptions = {}): Promise<AttemptResult> {
-  let launched = false
-  try {
-    if (r.state === 'stopping' || r.state === 'draining') await (r.stopping ?? r.killing)
-    if (r.state === 'running' || r.state === 'unhealthy') return r.result(true)
-    if (r.state === 'starting') return await new Promise((resolve) => r.attemptWaiters.push(resolve))
-    if (!options.prepared) await prepare(r)
-    const attempt = new Promise<AttemptResult>((resolve) => r.attemptWaiters.push(resolve))
-    r.failuresInRow = 0
-    launched = true
-    void launch(r, cause, options.logWriter)
-    return await attempt
-  } finally {
-    if (!launched) options.logWriter?.closeInput()
-  }
+  // A log process started ahead serves only a launch that follows at once, with nothing
+  // awaited before it: while a process of the service lives, its own log process still
+  // reads the same pipe, and two readers would split its lines and its size count.
+  const logWriter = options.prepared && !LIVE_STATES.has(r.state) ? options.logWriter : undefined
+  if (logWriter === undefined) options.logWriter?.closeInput()
+  if (r.state === 'stopping' || r.state === 'draining') await (r.stopping ?? r.killing)
+  if (r.state === 'running' || r.state === 'unhealthy') return r.result(true)
+  if (r.state === 'starting') return new Promise((resolve) => r.attemptWaiters.push(resolve))
+  if (!options.prepared) await prepare(r)
+  const attempt = new Promise<AttemptResult>((resolve) => r.attemptWaiters.push(resolve))
+  r.failuresInRow = 0
+  void launch(r, cause, logWriter)
+  return attempt
 }
 
 /**
@@ -143,7 +142,7 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
   await r.context.spawns.settled()
   const waitScope = new AbortController()
   const signal = AbortSignal.any([scope, waitScope.signal])
-  const ready = waitUntilServing(r.target(port), {...r.probeOptions(), startTimeoutMs: r.service.health.startTimeoutMs, channels: r.context.channels, signal})
+  const ready = waitUntilServing(r.target(port), {...r.probeOptions(), startTimeoutMs: r.service.health.startTimeoutMs, probeUntilDeadline: true, channels: r.context.channels, signal})
     .then((probe) => ({probe}))
     .catch((error: unknown) => ({aborted: error}))
   const exit = running.exited.then((exitInfo) => ({exitInfo}))

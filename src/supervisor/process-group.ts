@@ -40,17 +40,17 @@ export async function stopGroup(pgid: number, stopTimeoutMs: number, {pollMs = 1
 /** Checks every pollMs, and at once when `wake` settles, until the check holds or timeoutMs has passed. */
 export async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, pollMs: number, wake?: Promise<unknown>): Promise<boolean> {
   const deadline = performance.now() + timeoutMs
-  let woken = false
-  const woke = wake?.then(
-    () => (woken = true),
-    () => (woken = true),
+  let wakeSettled = false
+  const woken = wake?.then(
+    () => (wakeSettled = true),
+    () => (wakeSettled = true),
   )
   for (;;) {
     if (await check()) return true
     if (performance.now() >= deadline) return false
     let timer: NodeJS.Timeout | undefined
     const pause = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.min(pollMs, Math.max(1, deadline - performance.now())))))
-    await (woke && !woken ? Promise.race([pause, woke]) : pause)
+    await (woken && !wakeSettled ? Promise.race([pause, woken]) : pause)
     clearTimeout(timer)
   }
 }

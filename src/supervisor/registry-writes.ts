@@ -2,8 +2,8 @@
 // write that fails is kept (the latest wanted value per name, which is all the row needs)
 // and written when the database answers again: on a timer, and on each liveness tick.
 // Writes go one batch at a time, in order, so a name's rows end as its last change says. A
-// batch is every change asked for before it begins, in one transaction: forty services
-// stopping together cost one commit, not forty. It begins on the next turn of the event
+// batch is every change asked for before it begins, written at once (setActiveMany):
+// forty services stopping together cost one commit, not forty. It begins on the next turn of the event
 // loop, after the caller's own work of this turn (a respawn's spawn goes first).
 // A caller waits for its write at most WRITE_PATIENCE_MS: a database that is slow or
 // locked by another writer (Django saving a session in the same SQLite file) must not

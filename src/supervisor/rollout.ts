@@ -182,7 +182,7 @@ async function launchCandidate(r: ServiceRecord, port: number, logPipe: string):
 /** The first SERVING answer within start_timeout, or GateFailed with why not. */
 async function untilHealthy(r: ServiceRecord, candidate: RunningProcess, port: number): Promise<ProbeResult> {
   const waiting = new AbortController()
-  const ready = waitUntilServing(r.target(port), {...r.probeOptions(), startTimeoutMs: r.service.health.startTimeoutMs, channels: r.context.channels, signal: waiting.signal})
+  const ready = waitUntilServing(r.target(port), {...r.probeOptions(), startTimeoutMs: r.service.health.startTimeoutMs, probeUntilDeadline: true, channels: r.context.channels, signal: waiting.signal})
     .then((probe) => ({probe}))
     .catch((error: unknown) => ({error: error as Error}))
   const outcome = await Promise.race([ready, candidate.exited.then((exit) => ({exit}))])

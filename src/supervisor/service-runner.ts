@@ -84,9 +84,10 @@ export class ServiceRunner {
    */
   async checkAdopted(): Promise<void> {
     if (this.record.state !== 'running') return
+    await probeLiveness(this.record, this.record.scope.signal)
     // The daemon before may have died between a move and its row's write (a stop that had
-    // marked the row inactive but not yet signalled): the row follows the process as adopted.
-    await Promise.all([probeLiveness(this.record, this.record.scope.signal), this.record.setActive(true)])
+    // marked the row inactive but not yet signalled): a process that answers gets its row back.
+    if (this.record.state === 'running') await this.record.setActive(true)
   }
 
   /** Operator start. Resolves when the service is healthy or the attempt has failed. */

@@ -19,7 +19,7 @@ import {bootTimeMs} from './proc.js'
 import {realClock, type Clock} from './clock.js'
 import {openRecords} from './records-rebuild.js'
 import type {RolloutOptions} from './rollout.js'
-import type {Plan, ProbeEvent, ReloadReport, RolloutPhase, RolloutResult, RolloutStep, StopResult} from './states.js'
+import {LIVE_STATES, type Plan, type ProbeEvent, type ReloadReport, type RolloutPhase, type RolloutResult, type RolloutStep, type StopResult} from './states.js'
 import type {StopOptions} from './stop.js'
 import type {InstanceMetrics} from './tally.js'
 import {ServiceRunner, type AttemptResult, type PrepareShared, type InstanceStatus, type RunnerContext, type Transition} from './service-runner.js'
@@ -164,7 +164,8 @@ export class Supervisor {
   private async launchLayer(layer: readonly ServiceRunner[], failed: ReadonlySet<string>, attempts: Promise<AttemptResult>[], certificateChecks: Map<string, Promise<unknown>>): Promise<void> {
     // One read of the socket table for the whole layer: each read costs several ms.
     let shared: PrepareShared | undefined
-    const prepared: ServiceRunner[] = []
+    const ready: ServiceRunner[] = []
+    const prepared = new Set<ServiceRunner>()
     // Ports are allocated one runner at a time, in manifest order, so NAME gets a lower
     // port than NAME_2; the slow part, waiting for health, then runs in parallel.
     for (const runner of layer) {
@@ -176,8 +177,14 @@ export class Supervisor {
       }
       try {
         shared ??= {sockets: readSocketTable(), certificateChecks}
-        if (!runner.isUp) await runner.prepare(shared)
-        prepared.push(runner)
+        // A service with a process (up, or being stopped by a liveness restart) is checked by
+        // its own start once that process is gone, if it still needs one: its port is taken
+        // by that very process until then.
+        if (!LIVE_STATES.has(runner.state)) {
+          await runner.prepare(shared)
+          prepared.add(runner)
+        }
+        ready.push(runner)
       } catch (error) {
         attempts.push(Promise.resolve(refusal(runner, error)))
       }
@@ -186,10 +193,10 @@ export class Supervisor {
     // exec'd, and once the first services are busy starting, a child waits its turn for a
     // core (tens of ms each on two cores with forty services starting). Log processes
     // spawned first meet an idle machine, and the services are all running sooner.
-    const logWriters = openLogWriters(prepared.filter((runner) => !runner.isUp))
-    for (const runner of prepared) {
+    const logWriters = openLogWriters([...prepared])
+    for (const runner of ready) {
       const logWriter = logWriters.get(runner)
-      attempts.push(runner.start('started by operator', {prepared: true, ...(logWriter ? {logWriter} : {})}))
+      attempts.push(runner.start('started by operator', {prepared: prepared.has(runner), ...(logWriter ? {logWriter} : {})}))
     }
   }
 
@@ -340,9 +347,11 @@ export class Supervisor {
   }
 }
 
-/** A log process for each runner, all spawned now; a runner whose log process cannot start gets none here (its launch tries again and reports why). */
+/** A log process for each runner, all spawned now. */
 function openLogWriters(runners: readonly ServiceRunner[]): Map<ServiceRunner, LogWriter> {
   const writers = new Map<ServiceRunner, LogWriter>()
+  // A pipe or log process that cannot be made here is not an error of the start: each
+  // launch without one makes its own, and a failure there is reported as the service's.
   try {
     makeLogPipes(runners.map((runner) => runner.logPipePath))
   } catch {
@@ -352,7 +361,7 @@ function openLogWriters(runners: readonly ServiceRunner[]): Map<ServiceRunner, L
     try {
       writers.set(runner, runner.openLogWriter())
     } catch {
-      // Left to the launch.
+      continue
     }
   }
   return writers

@@ -4,7 +4,7 @@
 import {readdirSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
-import {isAlive, makeProject, service, waitFor} from '../helpers/project.js'
+import {isAlive, logWriters, makeProject, service, waitFor} from '../helpers/project.js'
 
 const MAX = 1024 * 1024
 
@@ -18,21 +18,6 @@ function sizes(dir: string): Map<string, number> {
     }
   }
   return found
-}
-
-/** The log processes writing into this project's folder. */
-function logWriters(dir: string): number[] {
-  return readdirSync('/proc')
-    .filter((entry) => /^\d+$/.test(entry))
-    .filter((pid) => {
-      try {
-        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
-        return argv.some((arg) => arg.endsWith('qm-log-writer')) && argv.some((arg) => arg.startsWith(dir))
-      } catch {
-        return false // ended while we looked
-      }
-    })
-    .map(Number)
 }
 
 describe('a service that floods its log', () => {

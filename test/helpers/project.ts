@@ -125,6 +125,21 @@ export function killGroup(pid: number): void {
   }
 }
 
+/** The log processes (libexec/qm-log-writer) whose arguments name a path under `dir`. */
+export function logWriters(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((pid) => {
+      try {
+        const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+        return argv.some((arg) => arg.endsWith('qm-log-writer')) && argv.some((arg) => arg.startsWith(dir))
+      } catch {
+        return false // ended while we looked
+      }
+    })
+    .map(Number)
+}
+
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0)

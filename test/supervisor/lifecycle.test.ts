@@ -3,7 +3,7 @@ import {existsSync, readFileSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {isListening} from '../../src/net/socket-table.js'
-import {isAlive, makeProject, service, waitFor, type Project} from '../helpers/project.js'
+import {isAlive, logWriters, makeProject, service, waitFor, type Project} from '../helpers/project.js'
 
 async function rows(project: Project) {
   const result = await project.qm('status', '--json')
@@ -170,5 +170,30 @@ describe('liveness', () => {
     expect(text.trimEnd().split('\n').at(-1)).toMatch(/sick: stopping → stopped: stopped by operator$/)
     await new Promise((resolve) => setTimeout(resolve, 1000))
     expect((await rows(project))[0]).toMatchObject({state: 'stopped', pid: null})
+  })
+
+  it('an operator start during a liveness restart leaves one log process, which writes every line', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('sick', 'stubborn-server.mjs', '    stop_timeout: 6s\n    health: {interval: 200ms, failure_threshold: 2}\n'))
+    expect((await project.qm('start')).exitCode).toBe(0)
+    const [before] = await rows(project)
+    process.kill(before!.pid!, 'SIGUSR1')
+    const log = join(project.dir, '.qm', 'daemon.log')
+    await waitFor(() => readFileSync(log, 'utf8').includes('sick: unhealthy → stopping: 2 failed probes in a row'), 'the liveness restart to begin')
+    // The restart's kill takes its 1 s deadline (SIGTERM is ignored): the start comes during it.
+    const started = await project.qm('start', 'sick')
+    expect(started.exitCode, started.stderr).toBe(0)
+    const [after] = await waitFor(async () => {
+      const found = await rows(project)
+      return found[0]?.state === 'running' && found[0].pid !== before!.pid ? found : undefined
+    }, 'sick running again in a new process')
+    // A second log process on the same pipe would split the lines between two readers.
+    const logs = join(project.dir, '.qm', 'logs')
+    await waitFor(() => logWriters(logs).length === 1 || undefined, 'one log process for sick', 5000)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(logWriters(logs)).toHaveLength(1)
+    // Each process's READY line, whole, in the one log.
+    await waitFor(() => readFileSync(join(logs, 'sick.log'), 'utf8').match(/ READY port=\d+\n/g)?.length === 2 || undefined, 'both processes\' READY lines in the log')
+    expect(after!.pid).not.toBe(before!.pid)
   })
 })
