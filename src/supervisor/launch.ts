@@ -118,7 +118,7 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
     // service that cannot bind exits, after which bindFailure names what holds the port.
     const executable = resolveExecutable(r.name, r.service, process.env)
     const argv = serviceArgv(r.service, port)
-    spawned = await spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs, ...(logWriter ? {logWriter} : {})})
+    spawned = spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs, ...(logWriter ? {logWriter} : {})})
   } catch (error) {
     logWriter?.closeInput()
     spawnedNow()

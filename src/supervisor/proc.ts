@@ -1,7 +1,7 @@
 // What the kernel says about a process: its start time (to tell a living service from
 // a new process that got a recycled pid), whether its group still has members, and
 // its CPU time and resident memory. Linux /proc only.
-import {readFileSync} from 'node:fs'
+import {readdirSync, readFileSync, readlinkSync, realpathSync} from 'node:fs'
 
 const CLOCK_TICKS_PER_SECOND = 100 // USER_HZ, fixed at 100 on every Linux ABI
 const PAGE_BYTES = 4096
@@ -78,6 +78,39 @@ export function cpuPercent(earlier: UsageSample, later: UsageSample): number {
   const elapsedSeconds = (later.atMs - earlier.atMs) / 1000
   if (elapsedSeconds <= 0) return 0
   return Math.max(0, ((later.cpuSeconds - earlier.cpuSeconds) / elapsedSeconds) * 100)
+}
+
+/**
+ * A process group leader that runs with exactly these arguments (after its program, which
+ * a script's #! line may have replaced) in this folder, started at or after `sinceMs`: a
+ * service spawned by a daemon that died before it could record the pid.
+ */
+export function findSpawnedLeader(args: readonly string[], cwd: string, sinceMs: number, bootMs: number): {pid: number; startTime: number} | undefined {
+  let folder: string
+  try {
+    folder = realpathSync(cwd) // the kernel shows a process's folder with its links resolved
+  } catch {
+    return undefined
+  }
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    const pid = Number(entry)
+    try {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      if (argv.at(-1) === '') argv.pop()
+      const tail = argv.slice(argv.length - args.length)
+      if (argv.length <= args.length || tail.some((arg, i) => arg !== args[i])) continue
+      const stat = readStat(pid)
+      if (!stat || stat.state === 'Z' || stat.pgrp !== pid) continue
+      // Start ticks are coarse (10 ms): a process started within that of the record counts.
+      if (startTimeToEpochMs(stat.startTicks, bootMs) < sinceMs - 20) continue
+      if (readlinkSync(`/proc/${pid}/cwd`) !== folder) continue
+      return {pid, startTime: stat.startTicks}
+    } catch {
+      continue // ended while we looked, or not ours to read
+    }
+  }
+  return undefined
 }
 
 /** Seconds since boot, to turn start ticks into a wall-clock start. */

@@ -6,11 +6,11 @@
 import {spawn} from 'node:child_process'
 import type {ChildRecord} from '../registry/child-records.js'
 import {watchAdoptedExit} from './exit-watch.js'
-import type {ServiceInstance} from '../manifest/instances.js'
+import {launchFingerprint, serviceArgv, type ServiceInstance} from '../manifest/instances.js'
 import {prepare, start, type StartOptions} from './launch.js'
 import {logPipePath, startLogWriter, type LogWriter} from './log-files.js'
 import {probeLiveness} from './liveness.js'
-import {isSameProcess, sampleUsage, startTimeToEpochMs} from './proc.js'
+import {findSpawnedLeader, isSameProcess, sampleUsage, startTimeToEpochMs} from './proc.js'
 import type {InstanceMetrics, RestartReason} from './tally.js'
 import {watchExit} from './restart.js'
 import {ServiceRecord, type PrepareShared, type RunnerContext} from './service-record.js'
@@ -63,18 +63,32 @@ export class ServiceRunner {
     r.registeredByQm = recorded.registeredByQm
     r.port = recorded.port ?? undefined
     r.fingerprint = recorded.fingerprint ?? undefined
-    if (recorded.pid === null || recorded.startTime === null || !LIVE_STATES.has(recorded.state as ServiceState)) return false
-    if (!isSameProcess(recorded.pid, recorded.startTime)) return false
+    if (!LIVE_STATES.has(recorded.state as ServiceState)) return false
+    const found = recorded.pid !== null && recorded.startTime !== null ? {pid: recorded.pid, startTime: recorded.startTime} : this.findUnrecorded(recorded)
+    if (!found || !isSameProcess(found.pid, found.startTime)) return false
+    if (recorded.pid === null) r.fingerprint = launchFingerprint(r.service, recorded.port!)
     const watch = new AbortController()
-    const exited = watchAdoptedExit(recorded.pid, recorded.startTime, watch.signal)
-    const startedAtMs = recorded.startedAtMs ?? startTimeToEpochMs(recorded.startTime, r.context.bootMs)
-    r.process = {pid: recorded.pid, startTime: recorded.startTime, exited, adopted: true, startedAtMs, watch, logged: async () => undefined}
+    const exited = watchAdoptedExit(found.pid, found.startTime, watch.signal)
+    const startedAtMs = recorded.startedAtMs ?? startTimeToEpochMs(found.startTime, r.context.bootMs)
+    r.process = {pid: found.pid, startTime: found.startTime, exited, adopted: true, startedAtMs, watch, logged: async () => undefined}
     // Recorded as moves like any other, through the table's own edges.
-    r.moveTo('starting', `adopting pid ${recorded.pid}, started by a previous daemon`)
-    r.detail = `adopted from a previous daemon (pid ${recorded.pid})`
+    r.moveTo('starting', `adopting pid ${found.pid}, started by a previous daemon`)
+    r.detail = `adopted from a previous daemon (pid ${found.pid})`
     r.moveTo('running', r.detail)
     watchExit(r, r.process)
     return true
+  }
+
+  /**
+   * A daemon killed while it spawned (a spawn blocks until the child has exec'd, so that is
+   * where a kill often lands) left a process it never recorded. It is found by what it was
+   * started with: the service's arguments on the recorded port, its folder, a group of its
+   * own, and a start no earlier than the recorded move to starting.
+   */
+  private findUnrecorded(recorded: ChildRecord): {pid: number; startTime: number} | undefined {
+    if (recorded.state !== 'starting' || recorded.port === null) return undefined
+    const r = this.record
+    return findSpawnedLeader(serviceArgv(r.service, recorded.port).slice(1), r.service.cwd, recorded.stateSinceMs, r.context.bootMs)
   }
 
   /**

@@ -37,7 +37,11 @@ export interface SpawnRequest {
   logWriter?: LogWriter
 }
 
-export async function spawnProcess(request: SpawnRequest): Promise<SpawnedProcess> {
+/**
+ * Synchronous, so that the caller records the pid before anything else runs: a daemon that
+ * dies between a spawn and that record leaves a process the next daemon cannot adopt.
+ */
+export function spawnProcess(request: SpawnRequest): SpawnedProcess {
   const logPipe = request.logPipe ?? ''
   const writer = request.logWriter ?? startLogWriter(request.logFile, request.logs, spawnChild, logPipe)
   let child
@@ -53,12 +57,13 @@ export async function spawnProcess(request: SpawnRequest): Promise<SpawnedProces
     // process sees the end of its input when the service and its children are gone.
     writer.closeInput()
   }
-  const failed = new Promise<Error>((resolve) => child.once('error', resolve))
   const exited = new Promise<ExitInfo>((resolve) => child.once('exit', (code, signal) => resolve({code, signal})))
   const pid = child.pid
   if (pid === undefined) {
-    const error = await failed
-    throw new Error(`could not spawn ${request.executable}: ${error.message}`)
+    // Node tells why on the next tick, too late for a synchronous caller; resolveExecutable
+    // and the working-folder check have ruled out the usual reasons before this point.
+    child.once('error', () => undefined)
+    throw new Error(`could not spawn ${request.executable}`)
   }
   return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done, logPipe}
 }

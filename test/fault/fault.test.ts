@@ -105,14 +105,16 @@ describe('fault suite', () => {
     const daemon = project.daemonPid()!
     process.kill(daemon, 'SIGKILL')
     await starting
-    expect((await project.qm('start')).exitCode).toBe(0)
+    const restarted = await project.qm('start')
+    expect(restarted.exitCode, restarted.stderr).toBe(0)
     await expectConsistent(project)
 
     const stopping = project.qmStart('stop')
     await waitFor(() => recorded(project).some((record) => record.state === 'stopping' || record.state === 'stopped'), 'a service stopping')
     process.kill(project.daemonPid()!, 'SIGKILL')
     await stopping
-    expect((await project.qm('start')).exitCode).toBe(0)
+    const startedAgain = await project.qm('start')
+    expect(startedAgain.exitCode, startedAgain.stderr).toBe(0)
     await expectConsistent(project)
   })
 
