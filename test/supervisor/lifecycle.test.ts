@@ -145,6 +145,20 @@ describe('qm unregister', () => {
   })
 })
 
+/**
+ * A service that ignores SIGTERM, made unhealthy until liveness restarts it: the restart's
+ * kill then takes its whole deadline (1 s for a liveness restart).
+ */
+async function beginLivenessRestart(project: Project) {
+  project.writeManifest(service('sick', 'stubborn-server.mjs', '    stop_timeout: 6s\n    health: {interval: 200ms, failure_threshold: 2}\n'))
+  expect((await project.qm('start')).exitCode).toBe(0)
+  const [before] = await rows(project)
+  process.kill(before!.pid!, 'SIGUSR1')
+  const log = join(project.dir, '.qm', 'daemon.log')
+  await waitFor(() => readFileSync(log, 'utf8').includes('sick: unhealthy → stopping: 2 failed probes in a row'), 'the liveness restart to begin')
+  return {before, log}
+}
+
 describe('liveness', () => {
   it('restarts a service after failure_threshold failed probes, and an operator stop during that restart leaves it stopped', async () => {
     const project = await makeProject()
@@ -152,12 +166,7 @@ describe('liveness', () => {
     // restart). The CLI's stop may come during that kill or after it; either way the service
     // must end stopped, with no process left. test/supervisor/core.test.ts makes the stop
     // come during the kill, deterministically.
-    project.writeManifest(service('sick', 'stubborn-server.mjs', '    stop_timeout: 6s\n    health: {interval: 200ms, failure_threshold: 2}\n'))
-    expect((await project.qm('start')).exitCode).toBe(0)
-    const [before] = await rows(project)
-    process.kill(before!.pid!, 'SIGUSR1')
-    const log = join(project.dir, '.qm', 'daemon.log')
-    await waitFor(() => readFileSync(log, 'utf8').includes('sick: unhealthy → stopping: 2 failed probes in a row'), 'the liveness restart to begin')
+    const {before, log} = await beginLivenessRestart(project)
     const stopped = await project.qm('stop', 'sick')
     expect(stopped.exitCode, stopped.stderr).toBe(0)
     await new Promise((resolve) => setTimeout(resolve, 1000))
@@ -174,12 +183,7 @@ describe('liveness', () => {
 
   it('an operator start during a liveness restart leaves one log process, which writes every line', async () => {
     const project = await makeProject()
-    project.writeManifest(service('sick', 'stubborn-server.mjs', '    stop_timeout: 6s\n    health: {interval: 200ms, failure_threshold: 2}\n'))
-    expect((await project.qm('start')).exitCode).toBe(0)
-    const [before] = await rows(project)
-    process.kill(before!.pid!, 'SIGUSR1')
-    const log = join(project.dir, '.qm', 'daemon.log')
-    await waitFor(() => readFileSync(log, 'utf8').includes('sick: unhealthy → stopping: 2 failed probes in a row'), 'the liveness restart to begin')
+    const {before, log} = await beginLivenessRestart(project)
     // The restart's kill takes its 1 s deadline (SIGTERM is ignored): the start comes during it.
     const started = await project.qm('start', 'sick')
     expect(started.exitCode, started.stderr).toBe(0)
