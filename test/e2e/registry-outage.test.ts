@@ -6,17 +6,11 @@ import {REGISTRY_RETRY_MS} from '../../src/supervisor/registry-writes.js'
 import {makeProject, service, waitFor, type Project} from '../helpers/project.js'
 import {lacks} from '../helpers/requirements.js'
 import {startTestPostgres, type TestPostgres} from '../helpers/postgres.js'
+import type {StatusRow} from '../helpers/run-qm.js'
 
 const LIVENESS_INTERVAL_MS = 500 // what makeProject's manifest sets
 
-interface Row {
-  name: string
-  state: string
-  pid: number | null
-  port: number | null
-  restarts: number
-  health: {status: string} | null
-}
+type Row = StatusRow
 
 interface Status {
   services: Row[]

@@ -7,18 +7,11 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {FIXTURES, isAlive, killGroup, waitFor, workerPortRange} from '../helpers/project.js'
 import {lacks} from '../helpers/requirements.js'
-import {runQm} from '../helpers/run-qm.js'
+import {runQm, type StatusRow} from '../helpers/run-qm.js'
 import {tempDir} from '../helpers/temp-dir.js'
 import {SqliteEndpointStore} from '../../src/registry/sqlite-store.js'
 
-interface Row {
-  name: string
-  state: string
-  pid: number | null
-  port: number | null
-  restarts: number
-  health: {status: string} | null
-}
+type Row = StatusRow
 
 describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resources'))('the walk-through', () => {
   it('scaffolds a Python and a TypeScript service, runs them, recovers from kill -9 and stops them', async () => {

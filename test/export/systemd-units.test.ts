@@ -65,21 +65,24 @@ describe('systemd quoting', () => {
   })
 })
 
-describe('restart mapping', () => {
-  async function plan(systemdVersion: number | undefined, backoff = '{initial: 500ms, max: 30s, factor: 2, reset_after: 60s, max_failures: 10}'): Promise<SystemdPlan> {
-    const manifest = await parseManifestText('/srv/shop/services.yaml', `version: 1\ndefaults:\n  backoff: ${backoff}\nservices:\n  echo:\n    command: [node, echo.js]\n`, {env: {}, cwd: '/srv/shop'})
-    return {
-      manifest,
-      services: manifest.services,
-      ports: new Map([['echo', 50051]]),
-      executables: new Map([['echo', '/usr/bin/node']]),
-      qm: ['/usr/bin/node', '/opt/qm/bin/run.js'],
-      project: 'shop',
-      user: false,
-      ...(systemdVersion === undefined ? {} : {systemdVersion}),
-      systemctl: '/usr/bin/systemctl',
-    }
+/** A plan for one service, echo, of /srv/shop/services.yaml, as qm export systemd makes it. */
+async function echoPlan({systemdVersion, backoff = '{initial: 500ms, max: 30s, factor: 2, reset_after: 60s, max_failures: 10}', user = false}: {systemdVersion: number | undefined; backoff?: string; user?: boolean}): Promise<SystemdPlan> {
+  const manifest = await parseManifestText('/srv/shop/services.yaml', `version: 1\ndefaults:\n  backoff: ${backoff}\nservices:\n  echo:\n    command: [node, echo.js]\n`, {env: {}, cwd: '/srv/shop'})
+  return {
+    manifest,
+    services: manifest.services,
+    ports: new Map([['echo', 50051]]),
+    executables: new Map([['echo', '/usr/bin/node']]),
+    qm: ['/usr/bin/node', '/opt/qm/bin/run.js'],
+    project: 'shop',
+    user,
+    ...(systemdVersion === undefined ? {} : {systemdVersion}),
+    systemctl: '/usr/bin/systemctl',
   }
+}
+
+describe('restart mapping', () => {
+  const plan = (systemdVersion: number | undefined, backoff?: string) => echoPlan({systemdVersion, ...(backoff ? {backoff} : {})})
   const serviceSection = (units: ReturnType<typeof buildSystemdUnits>) => units.find((unit) => unit.name === 'qm-echo.service')!.text
 
   it('grows the delay with RestartSteps= and RestartMaxDelaySec= on systemd 254 and later', async () => {
@@ -117,18 +120,7 @@ describe('restart mapping', () => {
 describe('liveness wiring', () => {
   // Each of these was seen wrong under a live systemd 252 (test/live/systemd.test.ts shows them right).
   async function units(user = false) {
-    const manifest = await parseManifestText('/srv/shop/services.yaml', 'version: 1\nservices:\n  echo:\n    command: [node, echo.js]\n', {env: {}, cwd: '/srv/shop'})
-    const built = buildSystemdUnits({
-      manifest,
-      services: manifest.services,
-      ports: new Map([['echo', 50051]]),
-      executables: new Map([['echo', '/usr/bin/node']]),
-      qm: ['/usr/bin/node', '/opt/qm/bin/run.js'],
-      project: 'shop',
-      user,
-      systemdVersion: 252,
-      systemctl: '/usr/bin/systemctl',
-    })
+    const built = buildSystemdUnits(await echoPlan({systemdVersion: 252, user}))
     return (name: string) => parseUnitFile(built.find((unit) => unit.name === name)!.text)
   }
 

@@ -24,3 +24,13 @@ export async function runQm(args: string[], options: {cwd: string; env?: Record<
   const result = await startQm(args, options)
   return {exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr)}
 }
+
+/** One service of `qm status --json`, the fields the tests read. */
+export interface StatusRow {
+  name: string
+  state: string
+  pid: number | null
+  port: number | null
+  restarts: number
+  health: {status: string} | null
+}

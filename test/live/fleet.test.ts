@@ -17,7 +17,7 @@ import {makeNetwork, type Network, type NetworkHost} from '../helpers/network-na
 import {startTestPostgres, type TestPostgres} from '../helpers/postgres.js'
 import {FIXTURES, killGroup, waitFor} from '../helpers/project.js'
 import {lacks} from '../helpers/requirements.js'
-import {QM_BIN, type QmResult} from '../helpers/run-qm.js'
+import {QM_BIN, type QmResult, type StatusRow} from '../helpers/run-qm.js'
 import {PYTHON} from '../requirements.js'
 
 const GUIDE = join(FIXTURES, 'python', 'guide_server.py')
@@ -33,14 +33,7 @@ interface Row {
   is_active: boolean
 }
 
-interface ServiceStatus {
-  name: string
-  state: string
-  pid: number | null
-  port: number | null
-  restarts: number
-  health: {status: string} | null
-}
+type ServiceStatus = StatusRow
 
 interface Host {
   name: string

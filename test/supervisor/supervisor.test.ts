@@ -5,14 +5,9 @@ import {describe, expect, it} from 'vitest'
 import {isListening} from '../../src/net/socket-table.js'
 import {isAlive, killGroup, makeProject, service, waitFor, type Project} from '../helpers/project.js'
 import {listenOn} from '../helpers/listen.js'
+import type {StatusRow} from '../helpers/run-qm.js'
 
-interface Row {
-  name: string
-  state: string
-  pid: number | null
-  port: number | null
-  restarts: number
-  health: {status: string} | null
+interface Row extends StatusRow {
   lastExit: {code: number | null; signal: string | null} | null
   detail: string | null
 }
