@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js'
 import {QmError, UsageError, type ErrorCode} from '../errors.js'
 import {channelOptions, clientCredentials, readClientPem} from '../grpc/client-credentials.js'
-import {formatHostPort, planDial} from '../grpc/dial-guard.js'
+import {channelTarget, formatHostPort, planDial} from '../grpc/dial-guard.js'
 import {explainFailure} from '../grpc/failure-reason.js'
 import {CALL_PATH, probeMethods, type Frame} from '../grpc/protos.js'
 import {readVersion} from '../grpc/version-metadata.js'
@@ -82,7 +82,7 @@ export async function callService(target: CallTarget, options: CallOptions): Pro
   const plan = await planDial(target.host, target.port)
   if (!plan.dial) throw new CallFailedError(`${where}: ${plan.reason}`, 'UNREACHABLE', 'is the service running? qm status shows it')
   const pem = await readClientPem(target.certs)
-  const client = new grpc.Client(formatHostPort(plan.address, target.port), clientCredentials(pem, target.certs), {
+  const client = new grpc.Client(channelTarget(plan.address, target.port), clientCredentials(pem, target.certs), {
     ...channelOptions(target.serverName),
     // A call that failed says so; a transparent retry would send the frames twice.
     'grpc.enable_retries': 0,

@@ -21,7 +21,8 @@ export type DialDecision =
   | {dial: false; reason: string}
 
 let tableReadable: boolean | undefined
-let cachedListeners: {readAtMs: number; sockets: TcpSocket[]} | undefined
+let lastRead: {readAtMs: number; sockets: TcpSocket[]} | undefined
+let nextRead: Promise<TcpSocket[]> | undefined
 
 /**
  * Resolves the host to one address (grpc-js is always given an IP literal, so it cannot
@@ -40,7 +41,7 @@ export async function planDial(host: string, port: number, negativeMaxAgeMs = 0)
   const local = addresses.filter(isLocalAddress)
   if (local.length === 0) return {dial: true, address: addresses[0]!, local: false}
   if (!socketTableReadable()) return {dial: true, address: local[0]!, local: true}
-  const address = listeningAddress(local, port, negativeMaxAgeMs)
+  const address = await listeningAddress(local, port, negativeMaxAgeMs)
   if (address) return {dial: true, address, local: true}
   return {
     dial: false,
@@ -49,13 +50,23 @@ export async function planDial(host: string, port: number, negativeMaxAgeMs = 0)
 }
 
 /** Re-checks, just before a kept channel is used, that its address still has a listener. */
-export function stillListening(address: string, port: number, negativeMaxAgeMs = 0): boolean {
+export async function stillListening(address: string, port: number, negativeMaxAgeMs = 0): Promise<boolean> {
   if (!socketTableReadable()) return true
-  return listeningAddress([address], port, negativeMaxAgeMs) !== undefined
+  return (await listeningAddress([address], port, negativeMaxAgeMs)) !== undefined
 }
 
 export function formatHostPort(host: string, port: number): string {
   return isIP(host) === 6 ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/**
+ * The grpc-js target for an IP literal: `ipv4:` and `ipv6:` take grpc-js's IP resolver.
+ * A bare host:port takes its DNS resolver, which makes a c-ares channel for every gRPC
+ * channel, reading resolv.conf, nsswitch.conf and the rest each time (40 of each for a
+ * start of 40 services), only to find that the host is already an address.
+ */
+export function channelTarget(address: string, port: number): string {
+  return `${isIP(address) === 6 ? 'ipv6' : 'ipv4'}:${formatHostPort(address, port)}`
 }
 
 export function isLocalAddress(address: string): boolean {
@@ -80,16 +91,35 @@ async function resolve(host: string): Promise<string[]> {
 }
 
 // A read costs milliseconds on a host with large kernel hash tables (see socket-table.ts),
-// so many waiters polling one start-up share reads; a shared read may only say no, since a
-// listener that closed since it was taken must not let a dial through.
-function listeningAddress(addresses: readonly string[], port: number, negativeMaxAgeMs: number): string | undefined {
+// so many waiters polling one start-up share reads. A recent read may only say no, since a
+// listener that closed since it was taken must not let a dial through; a yes needs a read
+// made after it was asked for, and every dial asked for in one turn of the event loop
+// shares that read (40 services starting at once made 41 reads a start, one per dial).
+async function listeningAddress(addresses: readonly string[], port: number, negativeMaxAgeMs: number): Promise<string | undefined> {
+  const askedAtMs = performance.now()
   const find = (sockets: readonly TcpSocket[]) => addresses.find((address) => isListeningOn(address, port, sockets))
-  if (negativeMaxAgeMs > 0 && cachedListeners && performance.now() - cachedListeners.readAtMs <= negativeMaxAgeMs) {
-    if (find(cachedListeners.sockets) === undefined) return undefined
+  if (negativeMaxAgeMs > 0 && lastRead && askedAtMs - lastRead.readAtMs <= negativeMaxAgeMs) {
+    if (find(lastRead.sockets) === undefined) return undefined
   }
-  const sockets = readListeners()
-  cachedListeners = {readAtMs: performance.now(), sockets}
-  return find(sockets)
+  return find(await listenersReadSince(askedAtMs))
+}
+
+/** The listeners as of a read begun at or after `sinceMs`: one read on the next turn serves everyone asking now. */
+function listenersReadSince(sinceMs: number): Promise<TcpSocket[]> {
+  if (lastRead && lastRead.readAtMs >= sinceMs) return Promise.resolve(lastRead.sockets)
+  nextRead ??= new Promise((resolve, reject) =>
+    setImmediate(() => {
+      nextRead = undefined
+      try {
+        const readAtMs = performance.now()
+        lastRead = {readAtMs, sockets: readListeners()}
+        resolve(lastRead.sockets)
+      } catch (error) {
+        reject(error)
+      }
+    }),
+  )
+  return nextRead
 }
 
 function socketTableReadable(): boolean {

@@ -92,7 +92,7 @@ async function explainUnavailable(text: string, context: FailureContext): Promis
     return {status: 'TLS_ERROR', reason: `the service does not speak TLS on this port (${text}); was it started without --server-cert?`}
   }
   if (HUNG_UP.test(text)) {
-    if (context.local && !stillListening(context.address, context.target.port)) {
+    if (context.local && !(await stillListening(context.address, context.target.port))) {
       return {status: 'UNREACHABLE', reason: `the connection was closed and nothing listens on the port any more (${text})`}
     }
     const seen = await inspect(context)
@@ -143,7 +143,7 @@ function checkClientPair(pem: FailureContext['pem'], caPath: string): string | u
 
 async function inspect(context: FailureContext): Promise<TlsInspection | undefined> {
   // The second connection goes through the same guard as the first.
-  if (context.local && !stillListening(context.address, context.target.port)) return undefined
+  if (context.local && !(await stillListening(context.address, context.target.port))) return undefined
   return inspectTls({
     address: context.address,
     port: context.target.port,

@@ -6,7 +6,7 @@
 import {statSync} from 'node:fs'
 import * as grpc from '@grpc/grpc-js'
 import {channelOptions, clientCredentials, readClientPem, type ClientPem} from '../grpc/client-credentials.js'
-import {formatHostPort, planDial, stillListening} from '../grpc/dial-guard.js'
+import {channelTarget, formatHostPort, planDial, stillListening} from '../grpc/dial-guard.js'
 import type {FailureContext} from '../grpc/failure-reason.js'
 import {probeMethods} from '../grpc/protos.js'
 import type {ProbeMethod, ProbeOptions, ProbeResult, ProbeTarget} from '../grpc/types.js'
@@ -32,12 +32,19 @@ interface KeptChannel {
   noHealthService?: boolean
 }
 
+/** A certificate set as read from disk at one stamp, and the credentials made of it. */
+interface ChannelTls {
+  stamp: string
+  pem: ClientPem
+  credentials: grpc.ChannelCredentials
+}
+
 /** Statuses that come from a service that answered: its connection is worth keeping. */
 const ANSWERED = new Set<ProbeResult['status']>(['SERVING', 'NOT_SERVING', 'PROTOCOL_ERROR'])
 
 export class ProbeChannels {
   private readonly kept = new Map<string, KeptChannel>()
-  private readonly credentials = new Map<string, {stamp: string; credentials: grpc.ChannelCredentials}>()
+  private readonly credentials = new Map<string, ChannelTls>()
   private closed = false
 
   /** Probes the target, reusing (or opening and keeping) its channel. Rejects only on abort or a bad certificate set. */
@@ -85,7 +92,7 @@ export class ProbeChannels {
     const ready = kept?.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY
     // A channel that is not READY will connect anew, perhaps to a restarted service.
     if (kept && !ready) kept.noHealthService = false
-    if (kept?.local && !ready && !stillListening(kept.address, target.port, listenerCacheMs)) {
+    if (kept?.local && !ready && !(await stillListening(kept.address, target.port, listenerCacheMs))) {
       this.drop(target)
       return finish({
         status: 'UNREACHABLE',
@@ -96,12 +103,12 @@ export class ProbeChannels {
     if (!kept) {
       // Certificates first, so that nothing asynchronous of qm's own comes between the
       // guard's table read and the connect() it allows.
-      const pem = type === 'tcp' ? undefined : await readClientPem(target.certs)
+      const tls = type === 'tcp' ? undefined : await this.credentialsFor(target, stamp)
       const plan = await planDial(target.host, target.port, listenerCacheMs)
       if (!plan.dial) return finish({status: 'UNREACHABLE', method: firstMethod, reason: plan.reason}, false)
       wireStartMs = performance.now()
-      if (!pem) return finish(await probeTcp(plan.address, target.port, deadlineMs - wireStartMs, options.signal))
-      kept = {client: openClient(target, plan.address, this.credentialsFor(target, pem, stamp)), pem, address: plan.address, local: plan.local, stamp}
+      if (!tls) return finish(await probeTcp(plan.address, target.port, deadlineMs - wireStartMs, options.signal))
+      kept = {client: openClient(target, plan.address, tls.credentials), pem: tls.pem, address: plan.address, local: plan.local, stamp}
       // A probe running concurrently for the same target may have opened one meanwhile.
       const raced = this.kept.get(key)
       if (raced) {
@@ -160,15 +167,17 @@ export class ProbeChannels {
   /**
    * One set of credentials (one TLS context) per certificate set as it is on disk: the
    * services of a manifest mostly share one, and a context per channel costs memory in
-   * the daemon for nothing. A rewritten file gives a new stamp, and so new credentials.
+   * the daemon for nothing. The files are read again only when the stamp changes (a file
+   * rewritten or replaced), not for every channel opened.
    */
-  private credentialsFor(target: ProbeTarget, pem: ClientPem, stamp: string): grpc.ChannelCredentials {
+  private async credentialsFor(target: ProbeTarget, stamp: string): Promise<ChannelTls> {
     const files = JSON.stringify([target.certs.ca, target.certs.clientCert, target.certs.clientKey])
     const known = this.credentials.get(files)
-    if (known?.stamp === stamp) return known.credentials
-    const credentials = clientCredentials(pem, target.certs)
-    this.credentials.set(files, {stamp, credentials})
-    return credentials
+    if (known?.stamp === stamp) return known
+    const pem = await readClientPem(target.certs)
+    const tls = {stamp, pem, credentials: clientCredentials(pem, target.certs)}
+    this.credentials.set(files, tls)
+    return tls
   }
 
   /** The client kept for a target, if a probe opened one; the same object until it is dropped. */
@@ -224,7 +233,7 @@ function channelKey(target: ProbeTarget): string {
 }
 
 function openClient(target: ProbeTarget, address: string, credentials: grpc.ChannelCredentials): grpc.Client {
-  return new grpc.Client(formatHostPort(address, target.port), credentials, {
+  return new grpc.Client(channelTarget(address, target.port), credentials, {
     ...channelOptions(target.serverName ?? DEFAULT_SERVER_NAME),
     // A probe reports what happened; a transparent retry would hide it.
     'grpc.enable_retries': 0,

@@ -6,6 +6,7 @@ import {mkdirSync} from 'node:fs'
 import {dirname, join} from 'node:path'
 import Database from 'better-sqlite3'
 import {QmError, RegistryError} from '../errors.js'
+import {PreparedStatements} from './statements.js'
 
 export interface ChildRecord {
   name: string
@@ -63,6 +64,7 @@ export function childRecordsPath(manifest: {stateDir: string}): string {
 
 export class ChildRecords {
   private readonly db: Database.Database
+  private readonly statements: PreparedStatements
 
   private constructor(readonly file: string, readonly: boolean) {
     if (!readonly) mkdirSync(dirname(file), {recursive: true})
@@ -71,6 +73,7 @@ export class ChildRecords {
     } catch (error) {
       throw new RegistryError(`cannot open qm's state file ${file}: ${(error as Error).message}`, 'STATE_OPEN', undefined, {cause: error})
     }
+    this.statements = new PreparedStatements(this.db)
   }
 
   /** Opens, or creates, the state file for writing; throws StateFileDamaged when it is not a database. */
@@ -128,17 +131,17 @@ export class ChildRecords {
   }
 
   all(): ChildRecord[] {
-    return (this.db.prepare('SELECT * FROM children ORDER BY name').all() as Row[]).map(fromRow)
+    return (this.statements.get('SELECT * FROM children ORDER BY name').all() as Row[]).map(fromRow)
   }
 
   get(name: string): ChildRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM children WHERE name = ?').get(name) as Row | undefined
+    const row = this.statements.get('SELECT * FROM children WHERE name = ?').get(name) as Row | undefined
     return row && fromRow(row)
   }
 
   save(record: ChildRecord): void {
-    this.db
-      .prepare(
+    this.statements
+      .get(
         `INSERT INTO children (name, service, pid, start_time, port, state, restarts, last_exit_code, last_exit_signal,
            state_since_ms, started_at_ms, fingerprint, registered_by_qm, detail)
          VALUES (@name, @service, @pid, @startTime, @port, @state, @restarts, @lastExitCode, @lastExitSignal,
@@ -153,31 +156,31 @@ export class ChildRecords {
   }
 
   remove(name: string): void {
-    this.db.prepare('DELETE FROM children WHERE name = ?').run(name)
+    this.statements.get('DELETE FROM children WHERE name = ?').run(name)
   }
 
   addTransition(transition: TransitionRecord): void {
-    const insert = this.db.prepare(
+    const insert = this.statements.get(
       'INSERT INTO transitions (at_ms, name, from_state, to_state, cause, pid, start_time) VALUES (@atMs, @name, @from, @to, @cause, @pid, @startTime)',
     )
     const result = insert.run(transition)
     // Trim now and then rather than on every write.
     if (Number(result.lastInsertRowid) % 200 === 0) {
-      this.db.prepare('DELETE FROM transitions WHERE id <= ?').run(Number(result.lastInsertRowid) - KEPT_TRANSITIONS)
+      this.statements.get('DELETE FROM transitions WHERE id <= ?').run(Number(result.lastInsertRowid) - KEPT_TRANSITIONS)
     }
   }
 
   transitions(name: string, limit = 20): TransitionRecord[] {
-    const rows = this.db
-      .prepare('SELECT at_ms, name, from_state, to_state, cause, pid, start_time FROM transitions WHERE name = ? ORDER BY id DESC LIMIT ?')
+    const rows = this.statements
+      .get('SELECT at_ms, name, from_state, to_state, cause, pid, start_time FROM transitions WHERE name = ? ORDER BY id DESC LIMIT ?')
       .all(name, limit) as {at_ms: number; name: string; from_state: string; to_state: string; cause: string; pid: number | null; start_time: number | null}[]
     return rows.reverse().map((r) => ({atMs: r.at_ms, name: r.name, from: r.from_state, to: r.to_state, cause: r.cause, pid: r.pid, startTime: r.start_time}))
   }
 
   /** Every kept transition at or after sinceMs, oldest first. */
   transitionsSince(sinceMs: number): TransitionRecord[] {
-    const rows = this.db
-      .prepare('SELECT at_ms, name, from_state, to_state, cause, pid, start_time FROM transitions WHERE at_ms >= ? ORDER BY id')
+    const rows = this.statements
+      .get('SELECT at_ms, name, from_state, to_state, cause, pid, start_time FROM transitions WHERE at_ms >= ? ORDER BY id')
       .all(sinceMs) as {at_ms: number; name: string; from_state: string; to_state: string; cause: string; pid: number | null; start_time: number | null}[]
     return rows.map((r) => ({atMs: r.at_ms, name: r.name, from: r.from_state, to: r.to_state, cause: r.cause, pid: r.pid, startTime: r.start_time}))
   }

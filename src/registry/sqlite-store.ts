@@ -17,6 +17,7 @@ import Database from 'better-sqlite3'
 import {NoFreePortError, NotRegisteredError, PortTakenError, RegistryError, RowMovedError} from '../errors.js'
 import {claimPort, pickPort, reuseExisting} from './allocation.js'
 import type {Endpoint, EndpointStore, MoveRequest, RegisterOutcome, RegisterRequest, SeenRow} from './store.js'
+import {PreparedStatements} from './statements.js'
 
 const REQUIRED_COLUMNS = ['id', 'name', 'host', 'port', 'protocol', 'is_active'] as const
 export const LOCK_WAIT_MS = 10_000
@@ -39,6 +40,7 @@ export interface SqliteStoreOptions {
 
 export class SqliteEndpointStore implements EndpointStore {
   private readonly db: Database.Database
+  private readonly statements: PreparedStatements
   private readonly table: string
   private readonly lockWaitMs: number
 
@@ -60,6 +62,7 @@ export class SqliteEndpointStore implements EndpointStore {
     } catch (error) {
       throw this.translate(error, `cannot open the registry ${file}`)
     }
+    this.statements = new PreparedStatements(this.db)
   }
 
   static open(file: string, table: string, options: SqliteStoreOptions = {}): SqliteEndpointStore {
@@ -101,14 +104,14 @@ export class SqliteEndpointStore implements EndpointStore {
   }
 
   private columns(): {name: string}[] {
-    return this.db.prepare(`PRAGMA table_info(${this.table})`).all() as {name: string}[]
+    return this.statements.get(`PRAGMA table_info(${this.table})`).all() as {name: string}[]
   }
 
   async checkInsert(host: string): Promise<void> {
     await this.run('insert a row', () => {
       this.db.exec('BEGIN IMMEDIATE')
       try {
-        this.db.prepare(`INSERT INTO ${this.table} (name, host, port, protocol, is_active) VALUES (?, ?, ?, 'grpc', 0)`).run('qm-doctor-check', host, 0)
+        this.statements.get(`INSERT INTO ${this.table} (name, host, port, protocol, is_active) VALUES (?, ?, ?, 'grpc', 0)`).run('qm-doctor-check', host, 0)
       } finally {
         this.db.exec('ROLLBACK')
       }
@@ -118,24 +121,24 @@ export class SqliteEndpointStore implements EndpointStore {
   async list(host?: string): Promise<Endpoint[]> {
     const rows = await this.run('read the table', () =>
       host === undefined
-        ? this.db.prepare(`SELECT * FROM ${this.table} ORDER BY host, port`).all()
-        : this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? ORDER BY port`).all(host),
+        ? this.statements.get(`SELECT * FROM ${this.table} ORDER BY host, port`).all()
+        : this.statements.get(`SELECT * FROM ${this.table} WHERE host = ? ORDER BY port`).all(host),
     )
     return (rows as Row[]).map(toEndpoint)
   }
 
   async find(name: string, host: string): Promise<Endpoint | undefined> {
-    const row = await this.run('read the table', () => this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(host, name) as Row | undefined)
+    const row = await this.run('read the table', () => this.statements.get(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(host, name) as Row | undefined)
     return row && toEndpoint(row)
   }
 
   async register(request: RegisterRequest): Promise<RegisterOutcome> {
     const transaction = this.db.transaction((): RegisterOutcome => {
-      const existing = this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(request.host, request.name) as Row | undefined
+      const existing = this.statements.get(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(request.host, request.name) as Row | undefined
       if (existing) return reuseExisting(toEndpoint(existing), request)
       const port = request.port === undefined ? this.allocate(request) : this.claim(request, request.port)
-      const result = this.db
-        .prepare(`INSERT INTO ${this.table} (name, host, port, protocol, is_active) VALUES (?, ?, ?, 'grpc', ?)`)
+      const result = this.statements
+        .get(`INSERT INTO ${this.table} (name, host, port, protocol, is_active) VALUES (?, ?, ?, 'grpc', ?)`)
         .run(request.name, request.host, port, request.active ? 1 : 0)
       const endpoint: Endpoint = {id: Number(result.lastInsertRowid), name: request.name, host: request.host, port, protocol: 'grpc', active: request.active}
       return {endpoint, created: true}
@@ -149,22 +152,22 @@ export class SqliteEndpointStore implements EndpointStore {
   }
 
   private allocate(request: RegisterRequest): number {
-    const rows = this.db.prepare(`SELECT port FROM ${this.table} WHERE host = ?`).all(request.host) as {port: number}[]
+    const rows = this.statements.get(`SELECT port FROM ${this.table} WHERE host = ?`).all(request.host) as {port: number}[]
     const choice = pickPort(request.range, new Set(rows.map((row) => Number(row.port))), request.portInUse)
     if (choice.port === undefined) throw new NoFreePortError(request.range, request.host)
     return choice.port
   }
 
   private claim(request: RegisterRequest, port: number): number {
-    const holder = this.db.prepare(`SELECT name FROM ${this.table} WHERE host = ? AND port = ?`).get(request.host, port) as {name: string} | undefined
+    const holder = this.statements.get(`SELECT name FROM ${this.table} WHERE host = ? AND port = ?`).get(request.host, port) as {name: string} | undefined
     return claimPort(request, port, holder?.name)
   }
 
   async unregister(name: string, host: string): Promise<Endpoint> {
     const transaction = this.db.transaction((): Endpoint => {
-      const row = this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(host, name) as Row | undefined
+      const row = this.statements.get(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(host, name) as Row | undefined
       if (!row) throw new NotRegisteredError(name, host)
-      this.db.prepare(`DELETE FROM ${this.table} WHERE id = ?`).run(row.id)
+      this.statements.get(`DELETE FROM ${this.table} WHERE id = ?`).run(row.id)
       return toEndpoint(row)
     })
     return this.run(`unregister ${name}`, () => transaction.immediate())
@@ -176,7 +179,7 @@ export class SqliteEndpointStore implements EndpointStore {
 
   async setActiveMany(host: string, changes: ReadonlyMap<string, boolean>): Promise<string[]> {
     return this.run(describeMarks(changes), () => {
-      const update = this.db.prepare(`UPDATE ${this.table} SET is_active = ? WHERE host = ? AND name = ?`)
+      const update = this.statements.get(`UPDATE ${this.table} SET is_active = ? WHERE host = ? AND name = ?`)
       const transaction = this.db.transaction((): string[] => [...changes].filter(([name, active]) => update.run(active ? 1 : 0, host, name).changes === 0).map(([name]) => name))
       return transaction.immediate()
     })
@@ -184,17 +187,17 @@ export class SqliteEndpointStore implements EndpointStore {
 
   async deactivateIfUnchanged(seen: SeenRow): Promise<boolean> {
     const result = await this.run(`mark ${seen.name} inactive`, () =>
-      this.db.prepare(`UPDATE ${this.table} SET is_active = 0 WHERE id = ? AND name = ? AND host = ? AND port = ? AND is_active`).run(seen.id, seen.name, seen.host, seen.port),
+      this.statements.get(`UPDATE ${this.table} SET is_active = 0 WHERE id = ? AND name = ? AND host = ? AND port = ? AND is_active`).run(seen.id, seen.name, seen.host, seen.port),
     )
     return result.changes > 0
   }
 
   async move(request: MoveRequest): Promise<Endpoint> {
     const transaction = this.db.transaction((): Endpoint => {
-      const row = this.db.prepare(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(request.host, request.name) as Row | undefined
+      const row = this.statements.get(`SELECT * FROM ${this.table} WHERE host = ? AND name = ?`).get(request.host, request.name) as Row | undefined
       if (!row || Number(row.port) !== request.fromPort) throw new RowMovedError(request.name, request.host, request.fromPort, row && Number(row.port))
-      if (request.releasing !== undefined) this.db.prepare(`DELETE FROM ${this.table} WHERE host = ? AND name = ? AND port = ?`).run(request.host, request.releasing, request.toPort)
-      this.db.prepare(`UPDATE ${this.table} SET port = ? WHERE id = ?`).run(request.toPort, row.id)
+      if (request.releasing !== undefined) this.statements.get(`DELETE FROM ${this.table} WHERE host = ? AND name = ? AND port = ?`).run(request.host, request.releasing, request.toPort)
+      this.statements.get(`UPDATE ${this.table} SET port = ? WHERE id = ?`).run(request.toPort, row.id)
       return {...toEndpoint(row), port: request.toPort}
     })
     return this.run(`move ${request.name} to port ${request.toPort}`, () => transaction.immediate())

@@ -78,7 +78,9 @@ function checkRunnable(name: string, path: string): void {
  */
 export function portHolding(port: number, range?: PortSpan, sockets?: readonly TcpSocket[]): PortHolding | undefined {
   const holders = sockets === undefined ? findPortHolders(port) : (findHoldersOfPorts((p) => p === port, sockets).get(port) ?? [])
-  return explainPortHolders(port, holders.filter(isLiveHolder), reserveAdvice(range))
+  const live = holders.filter(isLiveHolder)
+  // The advice reads two sysctls: only for a port that is held.
+  return live.length === 0 ? undefined : explainPortHolders(port, live, reserveAdvice(range))
 }
 
 /** What holds the port, as one sentence, or undefined when nothing does. */
