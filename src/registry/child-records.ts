@@ -65,6 +65,7 @@ export function childRecordsPath(manifest: {stateDir: string}): string {
 export class ChildRecords {
   private readonly db: Database.Database
   private readonly statements: PreparedStatements
+  private moveInOneCommit: ((record: ChildRecord, transition: TransitionRecord) => void) | undefined
 
   private constructor(readonly file: string, readonly: boolean) {
     if (!readonly) mkdirSync(dirname(file), {recursive: true})
@@ -153,6 +154,15 @@ export class ChildRecords {
            registered_by_qm = excluded.registered_by_qm, detail = excluded.detail`,
       )
       .run({...record, registeredByQm: record.registeredByQm ? 1 : 0})
+  }
+
+  /** A state change: the record as it is now and the transition to it, in one commit rather than two. */
+  saveMove(record: ChildRecord, transition: TransitionRecord): void {
+    this.moveInOneCommit ??= this.db.transaction((moved: ChildRecord, move: TransitionRecord) => {
+      this.save(moved)
+      this.addTransition(move)
+    })
+    this.moveInOneCommit(record, transition)
   }
 
   remove(name: string): void {

@@ -7,7 +7,7 @@ import type {ProbeOptions, ProbeResult, ProbeTarget} from '../grpc/types.js'
 import type {ServiceSpec} from '../manifest/types.js'
 import type {ListenerSnapshots} from '../net/listener-snapshots.js'
 import type {TcpSocket} from '../net/socket-table.js'
-import type {ChildRecords} from '../registry/child-records.js'
+import type {ChildRecord, ChildRecords} from '../registry/child-records.js'
 import type {EndpointStore} from '../registry/store.js'
 import type {SpawnBatch} from './spawn-batch.js'
 import type {Clock} from './clock.js'
@@ -133,14 +133,17 @@ export class ServiceRecord {
     this.currentState = to
     this.stateSinceMs = this.clock.nowMs()
     if (to === 'starting') this.launchStartedMono = this.clock.monotonicMs()
-    this.save()
     const pid = this.process?.pid ?? endedPid
-    this.context.records.addTransition({atMs: this.stateSinceMs, name: this.name, from, to, cause, pid: pid ?? null, startTime: this.process?.startTime ?? null})
+    this.context.records.saveMove(this.snapshot(), {atMs: this.stateSinceMs, name: this.name, from, to, cause, pid: pid ?? null, startTime: this.process?.startTime ?? null})
     this.context.onTransition({name: this.name, from, to, cause, atMs: this.stateSinceMs, service: this.service.name, ...(pid === undefined ? {} : {pid})})
   }
 
   save(): void {
-    this.context.records.save({
+    this.context.records.save(this.snapshot())
+  }
+
+  private snapshot(): ChildRecord {
+    return {
       name: this.name,
       service: this.service.name,
       pid: this.process?.pid ?? null,
@@ -155,7 +158,7 @@ export class ServiceRecord {
       fingerprint: this.fingerprint ?? null,
       registeredByQm: this.registeredByQm,
       detail: this.detail ?? null,
-    })
+    }
   }
 
   /** Keeps a probe's answer as the last one, and tells the listeners. */
