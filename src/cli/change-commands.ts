@@ -5,10 +5,12 @@
 import type {ContractEvent, Result} from '../control/contract.js'
 import type {StartReport} from '../control/qm-client.js'
 import {ExitCode} from '../errors.js'
+import type {PortSpan} from '../net/port-sysctls.js'
 import type {RegistryBacklog} from '../supervisor/registry-writes.js'
 import type {AttemptResult, ServiceState} from '../supervisor/states.js'
 import {colourFor} from '../ui/colour.js'
 import {plannedProgress, type PlannedProgress} from '../ui/progress.js'
+import {wrapWords} from '../ui/text-width.js'
 import {untilDoneOrInterrupted} from './interrupt.js'
 import type {CommandIo, Outcome} from './read-commands.js'
 
@@ -48,6 +50,18 @@ export async function showStart(call: DaemonCall<StartReport>, io: ChangeIo): Pr
   const exitCode = await accountFor(report.results, progress, io)
   await sayRegistryBehind(report.registry, io)
   return {result: report, exitCode}
+}
+
+/**
+ * Once per daemon, from the start that brought it up: the manifest's ports that lie in the
+ * kernel's ephemeral range unreserved (qm doctor's reserved-ports check, in one line),
+ * wrapped at word boundaries on a terminal, under its first word.
+ */
+export async function warnUnreservedPorts(report: StartReport, portRange: PortSpan, io: ChangeIo): Promise<void> {
+  if (!report.daemonStarted) return
+  const {reservedPortsWarning} = await import('../net/port-sysctls.js')
+  const warning = reservedPortsWarning(portRange)
+  if (warning) io.diag(wrapWords(`${colourFor(process.stderr).yellow('warning')} ${warning}`, process.stderr.isTTY ? process.stderr.columns : Number.POSITIVE_INFINITY, '        ').join('\n'))
 }
 
 /** The registry's backlog after a change, on stderr: the results stand, the rows lag. */

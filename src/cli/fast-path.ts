@@ -5,7 +5,8 @@
 // `qm endpoints`, `qm logs -n N` without -f, `qm top`) and reads nothing it does not need: with a
 // daemon running, status, start, stop and restart need the manifest's location and the
 // socket, not a parsed manifest, because the daemon holds it (and a start has it read the
-// file again).
+// file again). A start with no daemon loads the manifest and starts one: oclif would add
+// its 100 ms or more to every cold start.
 // Anything else (help, a misspelt flag, --watch, no daemon for a status) returns
 // undefined, and oclif runs the command as always, with the same bodies
 // (read-commands.ts), so both paths print the same.
@@ -42,7 +43,9 @@ export async function runFastPath(argv: readonly string[]): Promise<number | und
   }
   if (command === 'start' || command === 'stop' || command === 'restart') {
     const parsed = parse(rest, DAEMON_FLAGS)
-    return parsed && withDaemon(parsed, (client, json) => change(client, command, parsed.positionals, json))
+    if (!parsed) return undefined
+    const exitCode = await withDaemon(parsed, (client, json) => change(client, command, parsed.positionals, json))
+    return exitCode === undefined && command === 'start' ? startDaemonAndStart(parsed) : exitCode
   }
   if (command === 'endpoints') {
     const parsed = parse(rest, {...DAEMON_FLAGS, host: {kind: 'string'}, 'all-hosts': {kind: 'boolean'}})
@@ -105,6 +108,29 @@ async function change(client: ControlClient, verb: 'start' | 'stop' | 'restart',
   if (verb === 'start') return bodies.showStart(async (onEvent) => ({daemonStarted: false, ...(await client.request('start', params, onEvent))}), changeIo)
   if (verb === 'stop') return bodies.showStop((onEvent) => client.request('stop', params, onEvent), changeIo)
   return bodies.showRestart((onEvent) => client.request('restart', params, onEvent), changeIo)
+}
+
+/**
+ * qm start with no daemon answering: the manifest (from its cache when the file and the
+ * variables it read are unchanged), a daemon started, then the same body as with one. A
+ * manifest that does not load goes to oclif, which says what is wrong in its own words.
+ */
+async function startDaemonAndStart({flags, positionals}: Parsed): Promise<number | undefined> {
+  let manifest
+  try {
+    manifest = await load(flags)
+  } catch (error) {
+    if (error instanceof QmError) return undefined
+    throw error
+  }
+  const json = flags.json === true
+  const [{QmClient}, bodies] = await Promise.all([import('../control/qm-client.js'), import('./change-commands.js')])
+  const changeIo = {...io(json), diag: lineTo(process.stderr)}
+  return report(json, async () => {
+    const outcome = await bodies.showStart((onEvent) => new QmClient(manifest).start(positionals, onEvent), changeIo)
+    await bodies.warnUnreservedPorts(outcome.result, manifest.portRange, changeIo)
+    return outcome
+  })
 }
 
 async function endpoints({flags}: Parsed): Promise<number | undefined> {

@@ -1,9 +1,7 @@
 import {Args} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
-import {showStart} from '../cli/change-commands.js'
+import {showStart, warnUnreservedPorts} from '../cli/change-commands.js'
 import {QmClient, type StartReport} from '../control/qm-client.js'
-import {colourFor} from '../ui/colour.js'
-import {wrapWords} from '../ui/text-width.js'
 
 export default class Start extends QmCommand {
   static override summary = 'Start services and wait until each answers its health probe.'
@@ -17,13 +15,7 @@ export default class Start extends QmCommand {
     const {argv, flags} = await this.parse(Start)
     const manifest = await this.loadManifest(flags.manifest)
     const {result: report, exitCode} = await showStart((onEvent) => new QmClient(manifest).start(argv as string[], onEvent), this.changeIo())
-    if (report.daemonStarted) {
-      // Once per daemon: this run started it. The check is qm doctor's reserved-ports.
-      const {reservedPortsWarning} = await import('../doctor/reserved-ports.js')
-      const warning = reservedPortsWarning(manifest.portRange)
-      // Wrapped at word boundaries on a terminal, under its first word.
-      if (warning) this.diag(wrapWords(`${colourFor(process.stderr).yellow('warning')} ${warning}`, process.stderr.isTTY ? process.stderr.columns : Number.POSITIVE_INFINITY, '        ').join('\n'))
-    }
+    await warnUnreservedPorts(report, manifest.portRange, this.changeIo())
     this.setExitCode(exitCode)
     return report
   }

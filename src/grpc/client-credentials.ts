@@ -59,6 +59,10 @@ export function channelOptions(serverName: string): grpc.ChannelOptions {
     'grpc.default_authority': serverName,
     'grpc.use_local_subchannel_pool': 1,
     'grpc.service_config_disable_resolution': 1,
+    // channelz (grpc's own introspection service, which qm never serves) keeps a trace and
+    // call counters for every channel, subchannel and socket: memory and work for each of
+    // the daemon's kept channels, for nobody.
+    'grpc.enable_channelz': 0,
   }
 }
 

@@ -104,3 +104,16 @@ function mergeSpans(spans: readonly PortSpan[]): PortSpan[] {
   }
   return merged
 }
+
+/** The one line `qm start` prints when it started the daemon and the range is exposed; undefined when all is well. */
+export function reservedPortsWarning(range: PortSpan, files: PortSysctlFiles = PORT_SYSCTL_FILES): string | undefined {
+  let settings: EphemeralPortSettings
+  try {
+    settings = readEphemeralPortSettings(files)
+  } catch {
+    return undefined // not Linux: qm doctor says so; a start need not
+  }
+  const exposed = exposedPorts(range, settings)
+  if (exposed.length === 0) return undefined
+  return `ports ${formatPortList(exposed)} lie in the ephemeral range ${formatSpan(settings.ephemeral)} and are not reserved, so another program's connection can take one; reserve them: ${reserveCommand(range, settings)} (qm doctor shows how to keep it)`
+}

@@ -3,7 +3,8 @@
 import {writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, test} from 'vitest'
-import {checkReservedPorts, reservedPortsWarning} from '../../src/doctor/reserved-ports.js'
+import {checkReservedPorts} from '../../src/doctor/reserved-ports.js'
+import {reservedPortsWarning} from '../../src/net/port-sysctls.js'
 import {tempDir} from '../helpers/temp-dir.js'
 
 function sysctls(portRange: string, reserved: string) {
