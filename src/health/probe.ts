@@ -4,17 +4,33 @@
 // end-of-stream frame on quantra.MicroService/Call (probe-health.ts, probe-call.ts,
 // probe-tcp.ts). probeOnce is the CLI's single shot.
 import {statSync} from 'node:fs'
-import * as grpc from '@grpc/grpc-js'
-import {channelOptions, clientCredentials, readClientPem, type ClientPem} from '../grpc/client-credentials.js'
+import type * as grpc from '@grpc/grpc-js'
+import type {ClientPem} from '../grpc/client-credentials.js'
 import {channelTarget, formatHostPort, planDial, stillListening} from '../grpc/dial-guard.js'
 import type {FailureContext} from '../grpc/failure-reason.js'
-import {probeMethods} from '../grpc/protos.js'
 import type {ProbeMethod, ProbeOptions, ProbeResult, ProbeTarget} from '../grpc/types.js'
 import {DEFAULT_SERVER_NAME} from '../manifest/defaults.js'
-import {probeCall} from './probe-call.js'
-import {probeHealth} from './probe-health.js'
 import {round, type Outcome} from './probe-outcome.js'
 import {probeTcp} from './probe-tcp.js'
+
+/**
+ * grpc-js, proto-loader and the probes built on them, loaded by the first probe rather than
+ * with the module: loading them is about 90 ms of the daemon's boot (`node --cpu-prof`), and
+ * a start spawns its services before it probes any, so the load now runs while they start.
+ */
+async function loadWire() {
+  const [grpcJs, credentials, protos, call, health] = await Promise.all([
+    import('@grpc/grpc-js'),
+    import('../grpc/client-credentials.js'),
+    import('../grpc/protos.js'),
+    import('./probe-call.js'),
+    import('./probe-health.js'),
+  ])
+  // Parsing the protos (once per process) is qm's own start-up, not the service's latency.
+  protos.probeMethods()
+  return {grpc: grpcJs, ...credentials, probeCall: call.probeCall, probeHealth: health.probeHealth}
+}
+type Wire = Awaited<ReturnType<typeof loadWire>>
 
 interface KeptChannel {
   client: grpc.Client
@@ -45,6 +61,7 @@ const ANSWERED = new Set<ProbeResult['status']>(['SERVING', 'NOT_SERVING', 'PROT
 export class ProbeChannels {
   private readonly kept = new Map<string, KeptChannel>()
   private readonly credentials = new Map<string, ChannelTls>()
+  private wire: Promise<Wire> | undefined
   private closed = false
 
   /** Probes the target, reusing (or opening and keeping) its channel. Rejects only on abort or a bad certificate set. */
@@ -63,8 +80,7 @@ export class ProbeChannels {
     {listenerCacheMs = 0}: {listenerCacheMs?: number} = {},
   ): Promise<{result: ProbeResult; dialled: boolean}> {
     if (this.closed) throw new Error('ProbeChannels.probe called after close()')
-    // Parsing the protos (once per process) is qm's own start-up, not the service's latency.
-    probeMethods()
+    const wire = await (this.wire ??= loadWire())
     const startedMs = performance.now()
     const deadlineMs = startedMs + options.timeoutMs
     // Latency counts from qm's first packet (connect, or the request on a kept connection):
@@ -89,7 +105,7 @@ export class ProbeChannels {
     }
     // A READY channel sends on its open connection and dials nothing, so it needs no
     // guard; any other state would make grpc-js connect, and the guard applies.
-    const ready = kept?.client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY
+    const ready = kept?.client.getChannel().getConnectivityState(false) === wire.grpc.connectivityState.READY
     // A channel that is not READY will connect anew, perhaps to a restarted service.
     if (kept && !ready) kept.noHealthService = false
     if (kept?.local && !ready && !(await stillListening(kept.address, target.port, listenerCacheMs))) {
@@ -103,12 +119,12 @@ export class ProbeChannels {
     if (!kept) {
       // Certificates first, so that nothing asynchronous of qm's own comes between the
       // guard's table read and the connect() it allows.
-      const tls = type === 'tcp' ? undefined : await this.credentialsFor(target, stamp)
+      const tls = type === 'tcp' ? undefined : await this.credentialsFor(target, stamp, wire)
       const plan = await planDial(target.host, target.port, listenerCacheMs)
       if (!plan.dial) return finish({status: 'UNREACHABLE', method: firstMethod, reason: plan.reason}, false)
       wireStartMs = performance.now()
       if (!tls) return finish(await probeTcp(plan.address, target.port, deadlineMs - wireStartMs, options.signal))
-      kept = {client: openClient(target, plan.address, tls.credentials), pem: tls.pem, address: plan.address, local: plan.local, stamp}
+      kept = {client: openClient(target, plan.address, tls.credentials, wire), pem: tls.pem, address: plan.address, local: plan.local, stamp}
       // A probe running concurrently for the same target may have opened one meanwhile.
       const raced = this.kept.get(key)
       if (raced) {
@@ -137,14 +153,14 @@ export class ProbeChannels {
     }
     let outcome: Outcome
     if (type === 'call' || (type === 'auto' && kept.noHealthService)) {
-      outcome = await probeCall(kept.client, deadlineMs, options, context)
+      outcome = await wire.probeCall(kept.client, deadlineMs, options, context)
     } else {
-      outcome = await probeHealth(kept.client, deadlineMs, options, context)
+      outcome = await wire.probeHealth(kept.client, deadlineMs, options, context)
       if (outcome.unimplemented) {
         kept.noHealthService = true
         outcome =
           type === 'auto'
-            ? await probeCall(kept.client, deadlineMs, options, context)
+            ? await wire.probeCall(kept.client, deadlineMs, options, context)
             : {status: 'PROTOCOL_ERROR', method: 'grpc', reason: 'the service does not implement grpc.health.v1.Health'}
       }
     }
@@ -170,12 +186,12 @@ export class ProbeChannels {
    * the daemon for nothing. The files are read again only when the stamp changes (a file
    * rewritten or replaced), not for every channel opened.
    */
-  private async credentialsFor(target: ProbeTarget, stamp: string): Promise<ChannelTls> {
+  private async credentialsFor(target: ProbeTarget, stamp: string, wire: Wire): Promise<ChannelTls> {
     const files = JSON.stringify([target.certs.ca, target.certs.clientCert, target.certs.clientKey])
     const known = this.credentials.get(files)
     if (known?.stamp === stamp) return known
-    const pem = await readClientPem(target.certs)
-    const tls = {stamp, pem, credentials: clientCredentials(pem, target.certs)}
+    const pem = await wire.readClientPem(target.certs)
+    const tls = {stamp, pem, credentials: wire.clientCredentials(pem, target.certs)}
     this.credentials.set(files, tls)
     return tls
   }
@@ -232,9 +248,9 @@ function channelKey(target: ProbeTarget): string {
   return JSON.stringify([target.host, target.port, target.serverName ?? DEFAULT_SERVER_NAME, ca, clientCert, clientKey])
 }
 
-function openClient(target: ProbeTarget, address: string, credentials: grpc.ChannelCredentials): grpc.Client {
-  return new grpc.Client(channelTarget(address, target.port), credentials, {
-    ...channelOptions(target.serverName ?? DEFAULT_SERVER_NAME),
+function openClient(target: ProbeTarget, address: string, credentials: grpc.ChannelCredentials, wire: Wire): grpc.Client {
+  return new wire.grpc.Client(channelTarget(address, target.port), credentials, {
+    ...wire.channelOptions(target.serverName ?? DEFAULT_SERVER_NAME),
     // A probe reports what happened; a transparent retry would hide it.
     'grpc.enable_retries': 0,
   })

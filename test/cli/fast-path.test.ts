@@ -1,7 +1,8 @@
 // The commands typed all day run without oclif when their command line is plain (and, for
-// status, start, stop and restart, a daemon runs), and print exactly what oclif's path
-// prints: the same bodies, the same errors, the same exit codes. Anything else (help, a
-// misspelt flag, no daemon) goes to oclif.
+// status, stop and restart, a daemon runs; a start starts one), and print exactly what
+// oclif's path prints: the same bodies, the same errors, the same exit codes. Anything
+// else (help, a misspelt flag, no daemon for a status, a manifest that does not load) goes
+// to oclif.
 import {existsSync, readFileSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
@@ -85,7 +86,7 @@ describe('the commands typed all day, without oclif', () => {
     for (const args of OCLIF_FORMS) expect(usesOclif((await qmRecording(project, args)).loaded), `qm ${args.join(' ')}`).toBe(true)
   })
 
-  it('answers a status, stop or restart with no daemon through oclif, and starts one for a start', async () => {
+  it('answers a status, stop or restart with no daemon through oclif', async () => {
     const idle = await makeProject()
     idle.writeManifest(service('alpha', 'health-server.mjs'))
     const status = await qmRecording(idle, ['status'])
@@ -94,8 +95,31 @@ describe('the commands typed all day, without oclif', () => {
     expect(status.stdout).toContain('no qm daemon runs for this manifest')
     const stop = await qmRecording(idle, ['stop'])
     expect([usesOclif(stop.loaded), stop.exitCode, stop.stderr]).toEqual([true, 0, 'no qm daemon runs for this manifest: nothing to stop'])
-    const start = await qmRecording(idle, ['start'])
-    expect([usesOclif(start.loaded), start.exitCode]).toEqual([true, 0])
-    expect(idle.daemonPid()).toBeDefined()
+    expect(idle.daemonPid()).toBeUndefined()
+  })
+
+  it('starts a daemon for a start with none, without oclif, and prints what oclif prints', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'health-server.mjs'))
+    for (const args of [['start'], ['start', '--json']]) {
+      const fast = await qmRecording(project, args)
+      expect(usesOclif(fast.loaded), `qm ${args.join(' ')} loaded oclif`).toBe(false)
+      expect(project.daemonPid()).toBeDefined()
+      expect((await project.qm('shutdown')).exitCode).toBe(0)
+      const oclif = await qmThroughOclif(project, args)
+      expect(project.daemonPid()).toBeDefined()
+      expect((await project.qm('shutdown')).exitCode).toBe(0)
+      expect(steady(fast), `qm ${args.join(' ')}`).toEqual(steady(oclif))
+    }
+  })
+
+  it('leaves a start with no daemon and a manifest that does not load to oclif, which says why and starts nothing', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'health-server.mjs') + '  beta:\n    command: 42\n')
+    const start = await qmRecording(project, ['start'])
+    expect(usesOclif(start.loaded)).toBe(true)
+    expect(start.exitCode).toBe(2)
+    expect(start.stderr).toContain('beta')
+    expect(project.daemonPid()).toBeUndefined()
   })
 })
