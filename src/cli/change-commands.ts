@@ -1,7 +1,7 @@
 // The bodies of qm start, stop and restart once they have a way to the daemon: progress
 // lines opened by the daemon's plan, Ctrl-C said plainly, then one account per service.
-// Their oclif commands run them, and so does the fast path when a daemon already runs
-// (fast-path.ts), so both print the same.
+// Their oclif commands run them, and so does the fast path (fast-path.ts: start always,
+// stop and restart when a daemon runs), so both print the same.
 import type {ContractEvent, Result} from '../control/contract.js'
 import type {StartReport} from '../control/qm-client.js'
 import {ExitCode} from '../errors.js'

@@ -12,7 +12,7 @@
 // (read-commands.ts), so both paths print the same.
 import {readFileSync} from 'node:fs'
 import {dirname, join} from 'node:path'
-import {QmError} from '../errors.js'
+import {ExitCode, QmError} from '../errors.js'
 import {STATE_DIR_NAME} from '../manifest/defaults.js'
 import type {ControlClient} from '../control/client.js'
 import {findManifest, type FindManifestOptions} from '../manifest/find.js'
@@ -76,7 +76,8 @@ function version(): number {
 
 /**
  * Runs a body against the manifest's daemon, or returns undefined when none answers (or the
- * manifest cannot be found): oclif's path handles those, from the records or by starting one.
+ * manifest cannot be found): a start then starts one (startDaemonAndStart), and oclif's
+ * path answers the rest from the records.
  */
 async function withDaemon<T>(parsed: Parsed, body: (client: ControlClient, json: boolean) => Promise<Outcome<T>>): Promise<number | undefined> {
   const manifestFile = locate(parsed.flags)
@@ -166,7 +167,11 @@ async function report<T>(json: boolean, body: () => Promise<Outcome<T>>): Promis
     if (json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`)
     return exitCode
   } catch (error) {
-    if (!(error instanceof QmError)) throw error
+    if (!(error instanceof QmError)) {
+      // As QmCommand says it, rather than Node's report of an uncaught rejection.
+      process.stderr.write(`qm: internal error, please report it: ${(error as Error).stack ?? String(error)}\n`)
+      return ExitCode.failed
+    }
     const {writeError} = await import('../ui/error-report.js')
     writeError(error, json)
     return error.exitCode

@@ -66,7 +66,8 @@ export function formatHostPort(host: string, port: number): string {
  * start of 40 services), only to find that the host is already an address.
  */
 export function channelTarget(address: string, port: number): string {
-  return `${isIP(address) === 6 ? 'ipv6' : 'ipv4'}:${formatHostPort(address, port)}`
+  const family = isIP(address)
+  return family === 0 ? formatHostPort(address, port) : `ipv${family}:${formatHostPort(address, port)}`
 }
 
 export function isLocalAddress(address: string): boolean {

@@ -18,7 +18,7 @@ import {probeTcp} from './probe-tcp.js'
  * with the module: loading them is about 90 ms of the daemon's boot (`node --cpu-prof`), and
  * a start spawns its services before it probes any, so the load now runs while they start.
  */
-async function loadWire() {
+async function loadGrpcModules() {
   const [grpcJs, credentials, protos, call, health] = await Promise.all([
     import('@grpc/grpc-js'),
     import('../grpc/client-credentials.js'),
@@ -30,7 +30,7 @@ async function loadWire() {
   protos.probeMethods()
   return {grpc: grpcJs, ...credentials, probeCall: call.probeCall, probeHealth: health.probeHealth}
 }
-type Wire = Awaited<ReturnType<typeof loadWire>>
+type GrpcModules = Awaited<ReturnType<typeof loadGrpcModules>>
 
 interface KeptChannel {
   client: grpc.Client
@@ -61,7 +61,7 @@ const ANSWERED = new Set<ProbeResult['status']>(['SERVING', 'NOT_SERVING', 'PROT
 export class ProbeChannels {
   private readonly kept = new Map<string, KeptChannel>()
   private readonly credentials = new Map<string, ChannelTls>()
-  private wire: Promise<Wire> | undefined
+  private grpcModules: Promise<GrpcModules> | undefined
   private closed = false
 
   /** Probes the target, reusing (or opening and keeping) its channel. Rejects only on abort or a bad certificate set. */
@@ -80,7 +80,11 @@ export class ProbeChannels {
     {listenerCacheMs = 0}: {listenerCacheMs?: number} = {},
   ): Promise<{result: ProbeResult; dialled: boolean}> {
     if (this.closed) throw new Error('ProbeChannels.probe called after close()')
-    const wire = await (this.wire ??= loadWire())
+    // A load that failed (a file missing from an install) is tried again by the next probe.
+    const modules = await (this.grpcModules ??= loadGrpcModules().catch((error: unknown) => {
+      this.grpcModules = undefined
+      throw error
+    }))
     const startedMs = performance.now()
     const deadlineMs = startedMs + options.timeoutMs
     // Latency counts from qm's first packet (connect, or the request on a kept connection):
@@ -105,7 +109,7 @@ export class ProbeChannels {
     }
     // A READY channel sends on its open connection and dials nothing, so it needs no
     // guard; any other state would make grpc-js connect, and the guard applies.
-    const ready = kept?.client.getChannel().getConnectivityState(false) === wire.grpc.connectivityState.READY
+    const ready = kept?.client.getChannel().getConnectivityState(false) === modules.grpc.connectivityState.READY
     // A channel that is not READY will connect anew, perhaps to a restarted service.
     if (kept && !ready) kept.noHealthService = false
     if (kept?.local && !ready && !(await stillListening(kept.address, target.port, listenerCacheMs))) {
@@ -119,12 +123,12 @@ export class ProbeChannels {
     if (!kept) {
       // Certificates first, so that nothing asynchronous of qm's own comes between the
       // guard's table read and the connect() it allows.
-      const tls = type === 'tcp' ? undefined : await this.credentialsFor(target, stamp, wire)
+      const tls = type === 'tcp' ? undefined : await this.credentialsFor(target, stamp, modules)
       const plan = await planDial(target.host, target.port, listenerCacheMs)
       if (!plan.dial) return finish({status: 'UNREACHABLE', method: firstMethod, reason: plan.reason}, false)
       wireStartMs = performance.now()
       if (!tls) return finish(await probeTcp(plan.address, target.port, deadlineMs - wireStartMs, options.signal))
-      kept = {client: openClient(target, plan.address, tls.credentials, wire), pem: tls.pem, address: plan.address, local: plan.local, stamp}
+      kept = {client: openClient(target, plan.address, tls.credentials, modules), pem: tls.pem, address: plan.address, local: plan.local, stamp}
       // A probe running concurrently for the same target may have opened one meanwhile.
       const raced = this.kept.get(key)
       if (raced) {
@@ -153,14 +157,14 @@ export class ProbeChannels {
     }
     let outcome: Outcome
     if (type === 'call' || (type === 'auto' && kept.noHealthService)) {
-      outcome = await wire.probeCall(kept.client, deadlineMs, options, context)
+      outcome = await modules.probeCall(kept.client, deadlineMs, options, context)
     } else {
-      outcome = await wire.probeHealth(kept.client, deadlineMs, options, context)
+      outcome = await modules.probeHealth(kept.client, deadlineMs, options, context)
       if (outcome.unimplemented) {
         kept.noHealthService = true
         outcome =
           type === 'auto'
-            ? await wire.probeCall(kept.client, deadlineMs, options, context)
+            ? await modules.probeCall(kept.client, deadlineMs, options, context)
             : {status: 'PROTOCOL_ERROR', method: 'grpc', reason: 'the service does not implement grpc.health.v1.Health'}
       }
     }
@@ -186,12 +190,12 @@ export class ProbeChannels {
    * the daemon for nothing. The files are read again only when the stamp changes (a file
    * rewritten or replaced), not for every channel opened.
    */
-  private async credentialsFor(target: ProbeTarget, stamp: string, wire: Wire): Promise<ChannelTls> {
+  private async credentialsFor(target: ProbeTarget, stamp: string, modules: GrpcModules): Promise<ChannelTls> {
     const files = JSON.stringify([target.certs.ca, target.certs.clientCert, target.certs.clientKey])
     const known = this.credentials.get(files)
     if (known?.stamp === stamp) return known
-    const pem = await wire.readClientPem(target.certs)
-    const tls = {stamp, pem, credentials: wire.clientCredentials(pem, target.certs)}
+    const pem = await modules.readClientPem(target.certs)
+    const tls = {stamp, pem, credentials: modules.clientCredentials(pem, target.certs)}
     this.credentials.set(files, tls)
     return tls
   }
@@ -248,9 +252,9 @@ function channelKey(target: ProbeTarget): string {
   return JSON.stringify([target.host, target.port, target.serverName ?? DEFAULT_SERVER_NAME, ca, clientCert, clientKey])
 }
 
-function openClient(target: ProbeTarget, address: string, credentials: grpc.ChannelCredentials, wire: Wire): grpc.Client {
-  return new wire.grpc.Client(channelTarget(address, target.port), credentials, {
-    ...wire.channelOptions(target.serverName ?? DEFAULT_SERVER_NAME),
+function openClient(target: ProbeTarget, address: string, credentials: grpc.ChannelCredentials, modules: GrpcModules): grpc.Client {
+  return new modules.grpc.Client(channelTarget(address, target.port), credentials, {
+    ...modules.channelOptions(target.serverName ?? DEFAULT_SERVER_NAME),
     // A probe reports what happened; a transparent retry would hide it.
     'grpc.enable_retries': 0,
   })

@@ -165,14 +165,6 @@ export class ChildRecords {
     this.moveInOneCommit(record, transition)
   }
 
-  /**
-   * Runs `work` with every write it makes synchronously in one commit, made before this
-   * returns: forty services moving to stopping together cost one commit, not forty.
-   */
-  inOneCommit<T>(work: () => T): T {
-    return this.db.transaction(work)()
-  }
-
   remove(name: string): void {
     this.statements.get('DELETE FROM children WHERE name = ?').run(name)
   }

@@ -103,7 +103,10 @@ export class RegistryWrites {
         return this.writeAll()
       })
     this.nextBatch = run
-    this.chain = run
+    // A batch that failed in a way writeAll did not catch must not stop every later one.
+    this.chain = run.catch(() => {
+      this.nextBatch = undefined
+    })
     return run
   }
 

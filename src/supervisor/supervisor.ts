@@ -204,8 +204,7 @@ export class Supervisor {
   async stop(names: readonly string[] = [], onPlan?: (plan: Plan) => void, options: StopOptions = {}): Promise<StopResult[]> {
     const layers = stopPlan(this.manifest.services, [...this.runners.values()], this.select(names))
     onPlan?.(planOf(layers.flat(), false))
-    // Each stop records its move to stopping before it awaits anything: one commit for the layer.
-    for (const layer of layers) await Promise.all(this.records.inOneCommit(() => layer.map((runner) => runner.stop('stopped by operator', options))))
+    for (const layer of layers) await Promise.all(layer.map((runner) => runner.stop('stopped by operator', options)))
     return layers.flat().map((runner) => ({name: runner.name, state: runner.state}))
   }
 

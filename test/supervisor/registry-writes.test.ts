@@ -36,11 +36,20 @@ it('writes forty changes asked for in one turn as one batch, and answers every c
   const {store, batches} = await registryWith(names)
   const writes = new RegistryWrites(store, 'localhost', () => undefined)
   try {
+    // Turns of the event loop, counted by an immediate that schedules itself once a turn.
     const answered: number[] = []
     let turn = 0
-    const turns = setInterval(() => turn++, 0)
-    await Promise.all(names.map((name) => writes.setActive(name, false).then(() => answered.push(turn))))
-    clearInterval(turns)
+    let counting = true
+    const count = () => {
+      turn++
+      if (counting) setImmediate(count)
+    }
+    setImmediate(count)
+    try {
+      await Promise.all(names.map((name) => writes.setActive(name, false).then(() => answered.push(turn))))
+    } finally {
+      counting = false
+    }
     expect(batches).toEqual([names])
     expect(new Set(answered).size).toBe(1)
     expect((await store.list('localhost')).filter((row) => row.active)).toEqual([])
@@ -61,7 +70,6 @@ it('puts a change asked for while a batch is being written in the next batch, an
   try {
     await writes.setActive('a', false)
     await Promise.all(second)
-    expect(second).toHaveLength(2)
     expect(batches).toEqual([['a'], ['b']])
     const rows = new Map((await store.list('localhost')).map((row) => [row.name, row.active]))
     expect(rows).toEqual(new Map([['a', false], ['b', true]]))
