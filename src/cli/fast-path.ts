@@ -104,7 +104,7 @@ async function status(client: ControlClient, names: string[], json: boolean) {
 /** start, stop and restart: the daemon holds the manifest, and a start has it read the file again. */
 async function change(client: ControlClient, verb: 'start' | 'stop' | 'restart', names: string[], json: boolean) {
   const bodies = await import('./change-commands.js')
-  const changeIo = {...io(json), diag: lineTo(process.stderr)}
+  const changeIo = changeIoFor(json)
   const params = {names}
   if (verb === 'start') return bodies.showStart(async (onEvent) => ({daemonStarted: false, ...(await client.request('start', params, onEvent))}), changeIo)
   if (verb === 'stop') return bodies.showStop((onEvent) => client.request('stop', params, onEvent), changeIo)
@@ -126,7 +126,7 @@ async function startDaemonAndStart({flags, positionals}: Parsed): Promise<number
   }
   const json = flags.json === true
   const [{QmClient}, bodies] = await Promise.all([import('../control/qm-client.js'), import('./change-commands.js')])
-  const changeIo = {...io(json), diag: lineTo(process.stderr)}
+  const changeIo = changeIoFor(json)
   return report(json, async () => {
     const outcome = await bodies.showStart((onEvent) => new QmClient(manifest).start(positionals, onEvent), changeIo)
     await bodies.warnUnreservedPorts(outcome.result, manifest.portRange, changeIo)
@@ -153,6 +153,11 @@ async function logs({flags, positionals}: Parsed): Promise<number | undefined> {
 
 function io(json: boolean): CommandIo {
   return {out: lineTo(process.stdout), json}
+}
+
+/** start, stop and restart also say things on stderr: progress, refusals, the warning. */
+function changeIoFor(json: boolean) {
+  return {...io(json), diag: lineTo(process.stderr)}
 }
 
 /** Prints as QmCommand's out and diag do: each text one or more whole lines. */

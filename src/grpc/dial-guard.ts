@@ -14,6 +14,7 @@
 import {lookup} from 'node:dns/promises'
 import {isIP} from 'node:net'
 import {networkInterfaces} from 'node:os'
+import {SharedRead} from '../net/listener-snapshots.js'
 import {canReadSocketTable, isListeningOn, readListeners, type TcpSocket} from '../net/socket-table.js'
 
 export type DialDecision =
@@ -21,8 +22,7 @@ export type DialDecision =
   | {dial: false; reason: string}
 
 let tableReadable: boolean | undefined
-let lastRead: {readAtMs: number; sockets: TcpSocket[]} | undefined
-let nextRead: Promise<TcpSocket[]> | undefined
+const listenerReads = new SharedRead(() => readListeners())
 
 /**
  * Resolves the host to one address (grpc-js is always given an IP literal, so it cannot
@@ -99,28 +99,9 @@ async function resolve(host: string): Promise<string[]> {
 async function listeningAddress(addresses: readonly string[], port: number, negativeMaxAgeMs: number): Promise<string | undefined> {
   const askedAtMs = performance.now()
   const find = (sockets: readonly TcpSocket[]) => addresses.find((address) => isListeningOn(address, port, sockets))
-  if (negativeMaxAgeMs > 0 && lastRead && askedAtMs - lastRead.readAtMs <= negativeMaxAgeMs) {
-    if (find(lastRead.sockets) === undefined) return undefined
-  }
-  return find(await listenersReadSince(askedAtMs))
-}
-
-/** The listeners as of a read begun at or after `sinceMs`: one read on the next turn serves everyone asking now. */
-function listenersReadSince(sinceMs: number): Promise<TcpSocket[]> {
-  if (lastRead && lastRead.readAtMs >= sinceMs) return Promise.resolve(lastRead.sockets)
-  nextRead ??= new Promise((resolve, reject) =>
-    setImmediate(() => {
-      nextRead = undefined
-      try {
-        const readAtMs = performance.now()
-        lastRead = {readAtMs, sockets: readListeners()}
-        resolve(lastRead.sockets)
-      } catch (error) {
-        reject(error)
-      }
-    }),
-  )
-  return nextRead
+  const recent = negativeMaxAgeMs > 0 ? listenerReads.readSince(askedAtMs - negativeMaxAgeMs) : undefined
+  if (recent && find(recent) === undefined) return undefined
+  return find(await listenerReads.since(askedAtMs))
 }
 
 function socketTableReadable(): boolean {

@@ -65,7 +65,7 @@ export function childRecordsPath(manifest: {stateDir: string}): string {
 export class ChildRecords {
   private readonly db: Database.Database
   private readonly statements: PreparedStatements
-  private moveInOneCommit: ((record: ChildRecord, transition: TransitionRecord) => void) | undefined
+  private readonly moveInOneCommit: (record: ChildRecord, transition: TransitionRecord) => void
 
   private constructor(readonly file: string, readonly: boolean) {
     if (!readonly) mkdirSync(dirname(file), {recursive: true})
@@ -75,6 +75,10 @@ export class ChildRecords {
       throw new RegistryError(`cannot open qm's state file ${file}: ${(error as Error).message}`, 'STATE_OPEN', undefined, {cause: error})
     }
     this.statements = new PreparedStatements(this.db)
+    this.moveInOneCommit = this.db.transaction((record: ChildRecord, transition: TransitionRecord) => {
+      this.save(record)
+      this.addTransition(transition)
+    })
   }
 
   /** Opens, or creates, the state file for writing; throws StateFileDamaged when it is not a database. */
@@ -158,10 +162,6 @@ export class ChildRecords {
 
   /** A state change: the record as it is now and the transition to it, in one commit rather than two. */
   saveMove(record: ChildRecord, transition: TransitionRecord): void {
-    this.moveInOneCommit ??= this.db.transaction((moved: ChildRecord, move: TransitionRecord) => {
-      this.save(moved)
-      this.addTransition(move)
-    })
     this.moveInOneCommit(record, transition)
   }
 
