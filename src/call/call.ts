@@ -6,7 +6,7 @@ import {QmError, UsageError, type ErrorCode} from '../errors.js'
 import {channelOptions, clientCredentials, readClientPem} from '../grpc/client-credentials.js'
 import {channelTarget, formatHostPort, planDial} from '../grpc/dial-guard.js'
 import {explainFailure} from '../grpc/failure-reason.js'
-import {CALL_PATH, probeMethods, type Frame} from '../grpc/protos.js'
+import {CALL_PATH, callMethod, type Frame} from '../grpc/protos.js'
 import {readVersion} from '../grpc/version-metadata.js'
 import {resolveCallTarget, type CallTarget, type TargetRequest} from '../grpc/target.js'
 
@@ -143,10 +143,9 @@ interface Exchange {
 const TRAILERS_AFTER_EOS_MS = 1_000
 
 function exchange(client: grpc.Client, options: CallOptions): Promise<Exchange> {
-  const {call: method} = probeMethods()
   return new Promise((resolve) => {
     const result: Exchange = {frames: 0, eos: false, errors: [], notJson: 0}
-    const call = client.makeBidiStreamRequest<Frame, Frame>(CALL_PATH, method.requestSerialize, method.responseDeserialize, new grpc.Metadata(), {
+    const call = client.makeBidiStreamRequest<Frame, Frame>(CALL_PATH, callMethod.requestSerialize, callMethod.responseDeserialize, new grpc.Metadata(), {
       deadline: Date.now() + options.timeoutMs,
     })
     let trailersTimer: NodeJS.Timeout | undefined

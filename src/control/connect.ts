@@ -24,9 +24,10 @@ const DAEMON_START_TIMEOUT_MS = 15_000
  * less eagerly: with 40 services about 2 MB less just after a start and 7 to 10 MB less
  * after three starts and stops of all 40, for the same CPU time within the noise (from
  * /proc/PID/stat: most of the daemon's time is in the kernel, spawning and reading the
- * socket table, where V8's flags change nothing).
+ * socket table, where V8's flags change nothing). --expose-gc lets the daemon collect once
+ * a change is over (src/daemon/settle-heap.ts).
  */
-const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug', '--optimize-for-size']
+const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug', '--optimize-for-size', '--expose-gc']
 
 export async function connectToDaemon(manifest: Manifest): Promise<ControlClient | undefined> {
   try {

@@ -17,6 +17,7 @@ import type {ContractEvent, Method, MethodTable, Params, Result} from '../contro
 import type {Request} from '../control/protocol.js'
 import {serveControl} from '../control/server.js'
 import {DaemonMetrics} from './metrics.js'
+import {HeapSettler} from './settle-heap.js'
 
 export class DaemonBusyError extends QmError {
   constructor(manifestFile: string) {
@@ -41,6 +42,7 @@ export class Daemon {
   private markClosed!: () => void
   private mutations: Promise<unknown> = Promise.resolve()
   private readonly metrics: DaemonMetrics
+  private readonly heap = new HeapSettler()
 
   private constructor(
     private manifest: Manifest,
@@ -182,6 +184,7 @@ export class Daemon {
         return await work()
       } finally {
         stopListening()
+        this.heap.changed()
       }
     })
     this.mutations = run.catch(() => undefined)
@@ -205,6 +208,7 @@ export class Daemon {
       const unwritten = await this.supervisor.close(options)
       // After the services' last state changes, so that qm events shows them.
       this.ending.abort()
+      this.heap.close()
       await this.metrics.close()
       await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
       const paths = daemonPaths(this.manifest.stateDir)

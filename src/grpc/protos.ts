@@ -1,13 +1,10 @@
-// The two protos qm speaks, loaded once per process from the package's proto/ folder with
-// @grpc/proto-loader: no generated code to keep in step with the .proto files.
-import {fileURLToPath} from 'node:url'
-import {loadSync, type MethodDefinition, type PackageDefinition} from '@grpc/proto-loader'
-
-/**
- * Both src/health (tests) and dist/health (the built CLI) sit two levels below the
- * package root, so the same relative URL finds proto/ from either.
- */
-export const PROTO_DIR = fileURLToPath(new URL('../../proto/', import.meta.url))
+// The three messages qm exchanges with a service (proto/health.proto and
+// proto/microservice.proto), each one field, in protobuf's wire format through protobufjs's
+// minimal runtime: its Reader and Writer, without the .proto parser and reflection that
+// @grpc/proto-loader brings. Those stayed loaded in the daemon for its whole life to
+// describe these three messages: about 2 MiB of its resident memory with 40 services.
+// test/grpc/protos.test.ts holds this codec to what proto-loader makes of the .proto files.
+import protobuf from 'protobufjs/minimal.js'
 
 export const HEALTH_CHECK_PATH = '/grpc.health.v1.Health/Check'
 export const CALL_PATH = '/quantra.MicroService/Call'
@@ -21,35 +18,51 @@ export interface HealthCheckRequest {
 }
 
 export interface HealthCheckResponse {
-  /** The enum as its name, proto-loader's `enums: String`. */
+  /** The enum as its name (proto-loader's `enums: String`); a value the proto does not name, as its number. */
   status: string
 }
 
-export interface ProbeMethods {
-  healthCheck: MethodDefinition<HealthCheckRequest, HealthCheckResponse>
-  call: MethodDefinition<Frame, Frame>
+/** What grpc-js needs of a method: how to write its request and read its response. */
+export interface MethodCodec<Request, Response> {
+  requestSerialize: (value: Request) => Buffer
+  responseDeserialize: (bytes: Buffer) => Response
 }
 
-let methods: ProbeMethods | undefined
+/** grpc.health.v1.HealthCheckResponse.ServingStatus, by number. */
+const SERVING_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN']
 
-export function probeMethods(): ProbeMethods {
-  if (methods) return methods
-  const definition: PackageDefinition = loadSync(['health.proto', 'microservice.proto'], {
-    includeDirs: [PROTO_DIR],
-    enums: String,
-    defaults: true,
-    keepCase: true,
-  })
-  methods = {
-    healthCheck: method(definition, 'grpc.health.v1.Health', 'Check') as ProbeMethods['healthCheck'],
-    call: method(definition, 'quantra.MicroService', 'Call') as ProbeMethods['call'],
+/** Field 1, length-delimited: the only field of HealthCheckRequest and of Frame. */
+const STRING_FIELD_1 = (1 << 3) | 2
+/** Field 1, varint: HealthCheckResponse.status. */
+const VARINT_FIELD_1 = 1 << 3
+
+export const healthCheckMethod: MethodCodec<HealthCheckRequest, HealthCheckResponse> = {
+  requestSerialize: ({service}) => writeString(service),
+  responseDeserialize: (bytes) => {
+    const value = readField1(bytes, VARINT_FIELD_1, (reader) => reader.int32())
+    return {status: value === undefined ? 'UNKNOWN' : (SERVING_STATUS[value] ?? String(value))}
+  },
+}
+
+export const callMethod: MethodCodec<Frame, Frame> = {
+  requestSerialize: ({payload}) => writeString(payload),
+  responseDeserialize: (bytes) => ({payload: readField1(bytes, STRING_FIELD_1, (reader) => reader.string()) ?? ''}),
+}
+
+/** Written even when empty, as proto-loader writes a field that is set: the bytes on the wire stay what they were. */
+function writeString(value: string): Buffer {
+  const bytes = protobuf.Writer.create().uint32(STRING_FIELD_1).string(value).finish()
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+}
+
+/** Field 1 when it has the expected wire type (the last one wins, as protobuf says); every other field is skipped. */
+function readField1<T>(bytes: Buffer, tag: number, read: (reader: protobuf.Reader) => T): T | undefined {
+  const reader = protobuf.Reader.create(bytes)
+  let value: T | undefined
+  while (reader.pos < reader.len) {
+    const fieldTag = reader.uint32()
+    if (fieldTag === tag) value = read(reader)
+    else reader.skipType(fieldTag & 7)
   }
-  return methods
-}
-
-function method(definition: PackageDefinition, service: string, name: string): MethodDefinition<object, object> {
-  const svc = definition[service] as Record<string, MethodDefinition<object, object> | undefined> | undefined
-  const m = svc?.[name]
-  if (!m) throw new Error(`${service}/${name} is missing from the protos in ${PROTO_DIR}`)
-  return m
+  return value
 }

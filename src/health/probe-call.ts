@@ -4,7 +4,7 @@
 import * as grpc from '@grpc/grpc-js'
 import {readVersion} from '../grpc/version-metadata.js'
 import {explainFailure, type FailureContext} from '../grpc/failure-reason.js'
-import {CALL_PATH, probeMethods, type Frame} from '../grpc/protos.js'
+import {CALL_PATH, callMethod, type Frame} from '../grpc/protos.js'
 import type {ProbeOptions} from '../grpc/types.js'
 import {DEFAULT_OAUTH2_URL} from '../manifest/defaults.js'
 import {excerpt, onAbort, wallDeadline, type Outcome} from './probe-outcome.js'
@@ -18,7 +18,6 @@ export async function probeCall(
   options: ProbeOptions,
   context: FailureContext,
 ): Promise<Outcome> {
-  const {call: callMethod} = probeMethods()
   return new Promise<Outcome>((resolve, reject) => {
     let headers: grpc.Metadata | undefined
     let settled = false

@@ -3,7 +3,7 @@
 import * as grpc from '@grpc/grpc-js'
 import {readVersion} from '../grpc/version-metadata.js'
 import {explainFailure, type FailureContext} from '../grpc/failure-reason.js'
-import {HEALTH_CHECK_PATH, probeMethods, type HealthCheckResponse} from '../grpc/protos.js'
+import {HEALTH_CHECK_PATH, healthCheckMethod, type HealthCheckResponse} from '../grpc/protos.js'
 import type {ProbeOptions} from '../grpc/types.js'
 import {onAbort, wallDeadline, type Outcome} from './probe-outcome.js'
 
@@ -13,14 +13,13 @@ export async function probeHealth(
   options: ProbeOptions,
   context: FailureContext,
 ): Promise<Outcome> {
-  const {healthCheck} = probeMethods()
   return new Promise<Outcome>((resolve, reject) => {
     let headers: grpc.Metadata | undefined
     let response: HealthCheckResponse | undefined
     const call = client.makeUnaryRequest(
       HEALTH_CHECK_PATH,
-      healthCheck.requestSerialize,
-      healthCheck.responseDeserialize,
+      healthCheckMethod.requestSerialize,
+      healthCheckMethod.responseDeserialize,
       {service: options.healthService ?? ''},
       new grpc.Metadata(),
       {deadline: wallDeadline(deadlineMs)},

@@ -14,20 +14,17 @@ import {round, type Outcome} from './probe-outcome.js'
 import {probeTcp} from './probe-tcp.js'
 
 /**
- * grpc-js, proto-loader and the probes built on them, loaded by the first probe rather than
+ * grpc-js and the probes built on it, loaded by the first probe rather than
  * with the module: loading them is about 90 ms of the daemon's boot (`node --cpu-prof`), and
  * a start spawns its services before it probes any, so the load now runs while they start.
  */
 async function loadGrpcModules() {
-  const [grpcJs, credentials, protos, call, health] = await Promise.all([
+  const [grpcJs, credentials, call, health] = await Promise.all([
     import('@grpc/grpc-js'),
     import('../grpc/client-credentials.js'),
-    import('../grpc/protos.js'),
     import('./probe-call.js'),
     import('./probe-health.js'),
   ])
-  // Parsing the protos (once per process) is qm's own start-up, not the service's latency.
-  protos.probeMethods()
   return {grpc: grpcJs, ...credentials, probeCall: call.probeCall, probeHealth: health.probeHealth}
 }
 type GrpcModules = Awaited<ReturnType<typeof loadGrpcModules>>

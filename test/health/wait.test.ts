@@ -2,7 +2,7 @@ import {readFileSync} from 'node:fs'
 import {createServer} from 'node:net'
 import * as grpc from '@grpc/grpc-js'
 import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest'
-import {probeMethods} from '../../src/grpc/protos.js'
+import {loadSync} from '@grpc/proto-loader'
 import {ProbeChannels} from '../../src/health/probe.js'
 import {waitUntilServing} from '../../src/health/wait.js'
 import type {ProbeResult} from '../../src/grpc/types.js'
@@ -34,11 +34,10 @@ async function unusedPort(): Promise<number> {
 
 /** A guide-style Call service in this process, so the test knows the moment it is bound. */
 function bindGuideService(port: number): Promise<number> {
-  const {call} = probeMethods()
   const server = new grpc.Server()
   servers.push(server)
   server.addService(
-    {Call: call},
+    loadSync('microservice.proto', {includeDirs: [new URL('../../proto/', import.meta.url).pathname], keepCase: true})['quantra.MicroService'] as grpc.ServiceDefinition,
     {
       Call(stream: grpc.ServerDuplexStream<{payload: string}, {payload: string}>) {
         stream.on('data', () => stream.write({payload: JSON.stringify({oauth2: {}, data: [], tod: 'object', eos: true})}))
