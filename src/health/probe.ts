@@ -57,6 +57,8 @@ const ANSWERED = new Set<ProbeResult['status']>(['SERVING', 'NOT_SERVING', 'PROT
 
 export class ProbeChannels {
   private readonly kept = new Map<string, KeptChannel>()
+  /** Targets (channelKey) whose last answer to grpc.health.v1 was UNIMPLEMENTED, on whatever connection. */
+  private readonly withoutHealthService = new Set<string>()
   private readonly credentials = new Map<string, ChannelTls>()
   private grpcModules: Promise<GrpcModules> | undefined
   private closed = false
@@ -156,13 +158,24 @@ export class ProbeChannels {
     if (type === 'call' || (type === 'auto' && kept.noHealthService)) {
       outcome = await modules.probeCall(kept.client, deadlineMs, options, context)
     } else {
-      outcome = await modules.probeHealth(kept.client, deadlineMs, options, context)
+      // A target whose last connection found no health service (a restart of a guide
+      // service, say) gets its Call sent together with the Check: the Check still decides,
+      // but its UNIMPLEMENTED no longer costs a round trip of its own before the Call.
+      const callAlongside = type === 'auto' && this.withoutHealthService.has(key) ? sentAlongside(modules, kept.client, deadlineMs, options, context) : undefined
+      outcome = await modules.probeHealth(kept.client, deadlineMs, options, context).catch((error: unknown) => {
+        callAlongside?.cancel()
+        throw error
+      })
       if (outcome.unimplemented) {
         kept.noHealthService = true
+        this.withoutHealthService.add(key)
         outcome =
           type === 'auto'
-            ? await modules.probeCall(kept.client, deadlineMs, options, context)
+            ? await (callAlongside?.outcome ?? modules.probeCall(kept.client, deadlineMs, options, context))
             : {status: 'PROTOCOL_ERROR', method: 'grpc', reason: 'the service does not implement grpc.health.v1.Health'}
+      } else {
+        callAlongside?.cancel()
+        if (outcome.status === 'SERVING' || outcome.status === 'NOT_SERVING') this.withoutHealthService.delete(key)
       }
     }
     if (outcome.method === 'call' && outcome.unimplemented) {
@@ -218,6 +231,16 @@ export class ProbeChannels {
     this.kept.clear()
     this.credentials.clear()
   }
+}
+
+/** A Call probe sent now, to be read or cancelled once the health Check sent beside it has answered. */
+function sentAlongside(modules: GrpcModules, client: grpc.Client, deadlineMs: number, options: ProbeOptions, context: FailureContext) {
+  const cancelled = new AbortController()
+  const signal = options.signal ? AbortSignal.any([options.signal, cancelled.signal]) : cancelled.signal
+  const outcome = modules.probeCall(client, deadlineMs, {...options, signal}, context)
+  // Read only when the Check says UNIMPLEMENTED; a cancelled one rejects, and nobody waits for it.
+  outcome.catch(() => undefined)
+  return {outcome, cancel: () => cancelled.abort()}
 }
 
 /** One probe on a channel of its own, closed before returning. */

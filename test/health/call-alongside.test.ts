@@ -1,0 +1,128 @@
+// An `auto` probe of a target whose last connection found no grpc.health.v1 (a restarted
+// guide service) sends its Call together with the Check rather than after its
+// UNIMPLEMENTED; the Check still decides. A real grpc-js server in this process, with mTLS,
+// records when each RPC arrives and holds the Check's answer back for a while.
+import {readFileSync} from 'node:fs'
+import * as grpc from '@grpc/grpc-js'
+import {loadSync} from '@grpc/proto-loader'
+import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest'
+import {ProbeChannels} from '../../src/health/probe.js'
+import {makeTempDir, PROTO_DIR, targetFor, writeGoodSet, type CertDir} from './support.js'
+
+let tmp: ReturnType<typeof makeTempDir>
+let certs: CertDir
+const servers: grpc.Server[] = []
+
+beforeAll(async () => {
+  tmp = makeTempDir()
+  certs = await writeGoodSet(tmp.dir)
+})
+afterAll(() => tmp.remove())
+afterEach(() => {
+  for (const server of servers.splice(0)) server.forceShutdown()
+})
+
+const definition = loadSync(['health.proto', 'microservice.proto'], {includeDirs: [PROTO_DIR], keepCase: true, enums: String, defaults: true})
+
+/** What the service answers to the Check: a status, or UNIMPLEMENTED as a guide service would. */
+type HealthAnswer = 'UNIMPLEMENTED' | 'SERVING' | 'NOT_SERVING'
+
+interface Recorder {
+  port: number
+  health: HealthAnswer
+  events: string[]
+}
+
+/** A service that answers Call with an end-of-stream frame and the Check after CHECK_DELAY_MS, with whatever `health` says then. */
+async function bindService(): Promise<Recorder> {
+  const recorder: Recorder = {port: 0, health: 'UNIMPLEMENTED', events: []}
+  const server = new grpc.Server()
+  servers.push(server)
+  server.addService(definition['quantra.MicroService'] as grpc.ServiceDefinition, {
+    Call(stream: grpc.ServerDuplexStream<{payload: string}, {payload: string}>) {
+      recorder.events.push('call received')
+      stream.on('data', () => stream.write({payload: JSON.stringify({oauth2: {}, data: [], tod: 'object', eos: true})}))
+      stream.on('end', () => stream.end())
+    },
+  })
+  server.addService(definition['grpc.health.v1.Health'] as grpc.ServiceDefinition, {
+    Check(_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<{status: string}>) {
+      recorder.events.push('check received')
+      setTimeout(() => {
+        recorder.events.push('check answered')
+        if (recorder.health === 'UNIMPLEMENTED') callback({code: grpc.status.UNIMPLEMENTED, details: 'no health service here'})
+        else callback(null, {status: recorder.health})
+      }, CHECK_DELAY_MS)
+    },
+  })
+  const credentials = grpc.ServerCredentials.createSsl(readFileSync(certs.ca), [{private_key: readFileSync(certs.serverKey), cert_chain: readFileSync(certs.serverCert)}], true)
+  recorder.port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', credentials, (err, port) => (err ? reject(err) : resolve(port))))
+  return recorder
+}
+
+const CHECK_DELAY_MS = 150
+
+describe('an auto probe after a connection that found no health service', () => {
+  test('a new connection sends the Call beside the Check, and the answer is the Call’s', async () => {
+    const service = await bindService()
+    const target = targetFor(service.port, certs)
+    const channels = new ProbeChannels()
+    try {
+      // First connection: nothing is known, so the Check goes first and the Call after it.
+      expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'call'})
+      expect(service.events).toEqual(['check received', 'check answered', 'call received'])
+      // On that connection the service is known to lack it: Call only.
+      service.events.length = 0
+      await channels.probe(target, {timeoutMs: 3000})
+      expect(service.events).toEqual(['call received'])
+
+      // A new connection (as after a restart) asks the Check again, with the Call beside it.
+      channels.drop(target)
+      service.events.length = 0
+      expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'call'})
+      expect(service.events.indexOf('call received')).toBeLessThan(service.events.indexOf('check answered'))
+      expect(service.events).toContain('check received')
+    } finally {
+      channels.close()
+    }
+  })
+
+  test('a service that now implements the health service is judged by it, not by the Call beside it', async () => {
+    const service = await bindService()
+    const target = targetFor(service.port, certs)
+    const channels = new ProbeChannels()
+    try {
+      expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'call'})
+      // "Upgraded": its health service now says NOT_SERVING, although its Call would answer.
+      service.health = 'NOT_SERVING'
+      channels.drop(target)
+      service.events.length = 0
+      expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'NOT_SERVING', method: 'grpc'})
+      expect(service.events).toContain('call received')
+
+      // Having answered, it is asked the Check alone again on a new connection.
+      service.health = 'SERVING'
+      channels.drop(target)
+      service.events.length = 0
+      expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'grpc'})
+      expect(service.events).toEqual(['check received', 'check answered'])
+    } finally {
+      channels.close()
+    }
+  })
+
+  test('type: grpc never sends a Call, whatever was learnt before', async () => {
+    const service = await bindService()
+    const target = targetFor(service.port, certs)
+    const channels = new ProbeChannels()
+    try {
+      await channels.probe(target, {timeoutMs: 3000})
+      channels.drop(target)
+      service.events.length = 0
+      expect(await channels.probe(target, {timeoutMs: 3000, type: 'grpc'})).toMatchObject({status: 'PROTOCOL_ERROR', method: 'grpc'})
+      expect(service.events).toEqual(['check received', 'check answered'])
+    } finally {
+      channels.close()
+    }
+  })
+})
