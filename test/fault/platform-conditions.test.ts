@@ -87,12 +87,22 @@ describe("qm's own credentials", () => {
 describe('health belongs to one process', () => {
   it('shows no health for a process that has not been probed yet, after a kill -9', async () => {
     const project = await makeProject()
-    // It takes 2 s to bind, so its restart stays in starting long enough to be seen there.
-    project.writeManifest(service('svc', 'guide-call-server.mjs', '    env: {READY_DELAY_MS: "2000"}\n'))
+    // Its restart binds only once the gate file exists: it stays in starting for as long as
+    // the test needs to see it there, however slow a qm status is on a loaded machine.
+    const gate = join(project.dir, 'bind-now')
+    project.writeManifest(service('svc', 'guide-call-server.mjs', `    env: {READY_WHEN_FILE: ${JSON.stringify(gate)}}\n`))
+    writeFileSync(gate, '')
     expect((await project.qm('start')).exitCode).toBe(0)
     const before = await row(project, 'svc')
+    rmSync(gate)
     process.kill(before.pid!, 'SIGKILL')
     const seen: Row[] = []
+    await waitFor(async () => {
+      const now = await row(project, 'svc')
+      seen.push(now)
+      return now.state === 'starting' && now.pid !== before.pid
+    }, 'svc starting again')
+    writeFileSync(gate, '')
     await waitFor(async () => {
       const now = await row(project, 'svc')
       seen.push(now)
