@@ -210,6 +210,11 @@ export class ProbeChannels {
     return tls
   }
 
+  /** What an earlier daemon learnt: the target's last connection found no grpc.health.v1. */
+  expectNoHealthService(target: ProbeTarget): void {
+    this.withoutHealthService.add(channelKey(target))
+  }
+
   /** The client kept for a target, if a probe opened one; the same object until it is dropped. */
   clientFor(target: ProbeTarget): grpc.Client | undefined {
     return this.kept.get(channelKey(target))?.client

@@ -26,6 +26,8 @@ export interface ChildRecord {
   /** Whether qm created the registry row, so it may remove it when the service goes. */
   registeredByQm: boolean
   detail: string | null
+  /** Its last process answered UNIMPLEMENTED to grpc.health.v1 (an `auto` probe then sends the Call beside the Check). */
+  noHealthService?: boolean
 }
 
 export interface TransitionRecord {
@@ -108,6 +110,9 @@ export class ChildRecords {
         id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, name TEXT NOT NULL, from_state TEXT NOT NULL,
         to_state TEXT NOT NULL, cause TEXT NOT NULL, pid INTEGER, start_time INTEGER);
     `)
+    // A state file of an earlier qm: the column is added, every row false until probed.
+    const columns = (records.db.prepare('PRAGMA table_info(children)').all() as {name: string}[]).map((column) => column.name)
+    if (!columns.includes('no_health_service')) records.db.exec('ALTER TABLE children ADD COLUMN no_health_service INTEGER NOT NULL DEFAULT 0')
     // A page damaged beyond the header shows only when it is read.
     records.db.prepare('SELECT count(*) FROM children').get()
   }
@@ -148,16 +153,16 @@ export class ChildRecords {
     this.statements
       .get(
         `INSERT INTO children (name, service, pid, start_time, port, state, restarts, last_exit_code, last_exit_signal,
-           state_since_ms, started_at_ms, fingerprint, registered_by_qm, detail)
+           state_since_ms, started_at_ms, fingerprint, registered_by_qm, detail, no_health_service)
          VALUES (@name, @service, @pid, @startTime, @port, @state, @restarts, @lastExitCode, @lastExitSignal,
-           @stateSinceMs, @startedAtMs, @fingerprint, @registeredByQm, @detail)
+           @stateSinceMs, @startedAtMs, @fingerprint, @registeredByQm, @detail, @noHealthService)
          ON CONFLICT(name) DO UPDATE SET service = excluded.service, pid = excluded.pid, start_time = excluded.start_time,
            port = excluded.port, state = excluded.state, restarts = excluded.restarts, last_exit_code = excluded.last_exit_code,
            last_exit_signal = excluded.last_exit_signal, state_since_ms = excluded.state_since_ms,
            started_at_ms = excluded.started_at_ms, fingerprint = excluded.fingerprint,
-           registered_by_qm = excluded.registered_by_qm, detail = excluded.detail`,
+           registered_by_qm = excluded.registered_by_qm, detail = excluded.detail, no_health_service = excluded.no_health_service`,
       )
-      .run({...record, registeredByQm: record.registeredByQm ? 1 : 0})
+      .run({...record, registeredByQm: record.registeredByQm ? 1 : 0, noHealthService: record.noHealthService ? 1 : 0})
   }
 
   /** A state change: the record as it is now and the transition to it, in one commit rather than two. */
@@ -215,6 +220,8 @@ interface Row {
   fingerprint: string | null
   registered_by_qm: number
   detail: string | null
+  /** Absent from a state file of an earlier qm read without writing (qm status with no daemon). */
+  no_health_service?: number
 }
 
 function fromRow(row: Row): ChildRecord {
@@ -233,5 +240,6 @@ function fromRow(row: Row): ChildRecord {
     fingerprint: row.fingerprint,
     registeredByQm: row.registered_by_qm === 1,
     detail: row.detail,
+    noHealthService: row.no_health_service === 1,
   }
 }

@@ -76,6 +76,8 @@ export class ServiceRecord {
   detail: string | undefined
   stateSinceMs: number
   registeredByQm = false
+  /** Its last SERVING answer to an `auto` probe came from Call after an UNIMPLEMENTED Check; kept across daemons. */
+  noHealthService = false
   fingerprint: string | undefined
   usage: UsageSample | undefined
   attemptWaiters: ((result: AttemptResult) => void)[] = []
@@ -158,12 +160,15 @@ export class ServiceRecord {
       fingerprint: this.fingerprint ?? null,
       registeredByQm: this.registeredByQm,
       detail: this.detail ?? null,
+      noHealthService: this.noHealthService,
     }
   }
 
   /** Keeps a probe's answer as the last one, and tells the listeners. */
   probed(probe: ProbeResult): void {
     this.lastProbe = probe
+    // Saved with the next move (to running, for a start): what a new daemon tells its probes.
+    if (probe.status === 'SERVING' && this.service.health.type === 'auto') this.noHealthService = probe.method === 'call'
     this.tally.probed(probe)
     const {status, latencyMs, method, reason, version} = probe
     this.context.onProbe({name: this.name, service: this.service.name, atMs: this.clock.nowMs(), ...(this.process ? {pid: this.process.pid} : {}), status, latencyMs, method, ...(reason ? {reason} : {}), ...(version ? {version} : {})})

@@ -63,6 +63,10 @@ export class ServiceRunner {
     r.registeredByQm = recorded.registeredByQm
     r.port = recorded.port ?? undefined
     r.fingerprint = recorded.fingerprint ?? undefined
+    r.noHealthService = recorded.noHealthService === true
+    // The previous daemon's probes learnt that this service has no health service: this
+    // daemon's first Check on a new connection then has the Call beside it (probe.ts).
+    if (r.noHealthService && r.port !== undefined) r.context.channels.expectNoHealthService(r.target(r.port))
     if (!LIVE_STATES.has(recorded.state as ServiceState)) return false
     const found = recorded.pid !== null && recorded.startTime !== null ? {pid: recorded.pid, startTime: recorded.startTime} : this.findUnrecorded(recorded)
     if (!found || !isSameProcess(found.pid, found.startTime)) return false

@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {createCertificateSet} from '../../src/certs/issue.js'
 import {findPortHolders} from '../../src/net/port-holders.js'
+import {ChildRecords} from '../../src/registry/child-records.js'
 import {isAlive, makeProject, service, waitFor, type Project} from '../helpers/project.js'
 import {runOnPty} from '../helpers/pty.js'
 import {QM_BIN} from '../helpers/run-qm.js'
@@ -119,6 +120,10 @@ describe('health belongs to one process', () => {
     expect((await project.qm('start')).exitCode).toBe(0)
     const before = await rows(project)
     expect((await project.qm('shutdown', '--keep-services')).exitCode).toBe(0)
+    // What the first daemon's probes learnt, for the next one: svc_a has no health service.
+    const records = ChildRecords.openReadOnly(join(project.dir, '.qm', 'state.sqlite3'))!
+    expect(records.all().map((r) => [r.name, r.noHealthService])).toEqual([['svc_a', true], ['svc_b', false]])
+    records.close()
     expect((await project.qm('start')).exitCode).toBe(0)
     const status = await project.qm('status', '--json')
     expect(status.exitCode, status.stdout).toBe(0)

@@ -111,6 +111,19 @@ describe('an auto probe after a connection that found no health service', () => 
     }
   })
 
+  test('what an earlier daemon learnt counts from the first connection', async () => {
+    const service = await bindService()
+    const target = targetFor(service.port, certs)
+    const channels = new ProbeChannels()
+    try {
+      channels.expectNoHealthService(target)
+      expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'call'})
+      expect(service.events.indexOf('call received')).toBeLessThan(service.events.indexOf('check answered'))
+    } finally {
+      channels.close()
+    }
+  })
+
   test('type: grpc never sends a Call, whatever was learnt before', async () => {
     const service = await bindService()
     const target = targetFor(service.port, certs)
