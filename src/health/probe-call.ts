@@ -12,11 +12,16 @@ import {excerpt, onAbort, wallDeadline, type Outcome} from './probe-outcome.js'
 /** How long a Call probe waits for trailers after the end-of-stream frame, for a version. */
 const TRAILER_WAIT_MS = 250
 
+/**
+ * `explainLater`: a failure comes back at once with its explanation as `explain`, for a Call
+ * sent beside a Check that may well make it moot (probe.ts).
+ */
 export async function probeCall(
   client: grpc.Client,
   deadlineMs: number,
   options: ProbeOptions,
   context: FailureContext,
+  {explainLater = false}: {explainLater?: boolean} = {},
 ): Promise<Outcome> {
   return new Promise<Outcome>((resolve, reject) => {
     let headers: grpc.Metadata | undefined
@@ -93,8 +98,10 @@ export async function probeCall(
       } else {
         settled = true
         stop()
-        void explainFailure(status, 'quantra.MicroService/Call', context).then((failure) =>
-          resolve({...failure, method: 'call', ...(version ? {version} : {})}), reject)
+        const explain = () =>
+          explainFailure(status, 'quantra.MicroService/Call', context).then((failure): Outcome => ({...failure, method: 'call', ...(version ? {version} : {})}))
+        if (explainLater) resolve({status: 'UNREACHABLE', method: 'call', explain})
+        else void explain().then(resolve, reject)
       }
     })
     call.on('error', () => {

@@ -1,8 +1,12 @@
 // What one probe RPC found, and the small helpers every kind of probe shares.
 import type {ProbeResult} from '../grpc/types.js'
 
-/** What one RPC found, before the probe adds latency and decides whether to fall back. */
-export type Outcome = Omit<ProbeResult, 'latencyMs'> & {unimplemented?: boolean; answeredAtMs?: number}
+/**
+ * What one RPC found, before the probe adds latency and decides whether to fall back. A
+ * failure may come with `explain`, the work of finding out why (socket table reads, a TLS
+ * inspection), left to whoever uses the outcome.
+ */
+export type Outcome = Omit<ProbeResult, 'latencyMs'> & {unimplemented?: boolean; answeredAtMs?: number; explain?: () => Promise<Outcome>}
 
 export function onAbort(signal: AbortSignal | undefined, action: () => void): () => void {
   if (!signal) return () => {}

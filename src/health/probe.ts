@@ -10,7 +10,7 @@ import {channelTarget, formatHostPort, planDial, stillListening} from '../grpc/d
 import type {FailureContext} from '../grpc/failure-reason.js'
 import type {ProbeMethod, ProbeOptions, ProbeResult, ProbeTarget} from '../grpc/types.js'
 import {DEFAULT_SERVER_NAME} from '../manifest/defaults.js'
-import {round, type Outcome} from './probe-outcome.js'
+import {onAbort, round, type Outcome} from './probe-outcome.js'
 import {probeTcp} from './probe-tcp.js'
 
 /**
@@ -93,7 +93,7 @@ export class ProbeChannels {
     const type = options.type ?? 'auto'
     const firstMethod: ProbeMethod = type === 'tcp' ? 'tcp' : type === 'call' ? 'call' : 'grpc'
     const finish = (outcome: Outcome, dialled = true): {result: ProbeResult; dialled: boolean} => {
-      const {unimplemented: _unimplemented, answeredAtMs, ...result} = outcome
+      const {unimplemented: _unimplemented, answeredAtMs, explain: _explain, ...result} = outcome
       return {result: {...result, latencyMs: round((answeredAtMs ?? performance.now()) - wireStartMs)}, dialled}
     }
 
@@ -144,6 +144,8 @@ export class ProbeChannels {
       return finish(await probeTcp(kept.address, target.port, deadlineMs - wireStartMs, options.signal))
     }
 
+    // The signal may have ended during the awaits above, after which no abort event comes.
+    options.signal?.throwIfAborted()
     wireStartMs = performance.now()
     const context: FailureContext = {
       target,
@@ -173,6 +175,7 @@ export class ProbeChannels {
           type === 'auto'
             ? await (callAlongside?.outcome ?? modules.probeCall(kept.client, deadlineMs, options, context))
             : {status: 'PROTOCOL_ERROR', method: 'grpc', reason: 'the service does not implement grpc.health.v1.Health'}
+        if (outcome.explain) outcome = await outcome.explain()
       } else {
         callAlongside?.cancel()
         if (outcome.status === 'SERVING' || outcome.status === 'NOT_SERVING') this.withoutHealthService.delete(key)
@@ -241,10 +244,12 @@ export class ProbeChannels {
 /** A Call probe sent now, to be read or cancelled once the health Check sent beside it has answered. */
 function sentAlongside(modules: GrpcModules, client: grpc.Client, deadlineMs: number, options: ProbeOptions, context: FailureContext) {
   const cancelled = new AbortController()
-  const signal = options.signal ? AbortSignal.any([options.signal, cancelled.signal]) : cancelled.signal
-  const outcome = modules.probeCall(client, deadlineMs, {...options, signal}, context)
+  // Forwarded by hand rather than with AbortSignal.any, which on Node 20 keeps a reference
+  // in the caller's long-lived signal for every signal made from it.
+  const forget = onAbort(options.signal, () => cancelled.abort(options.signal?.reason))
+  const outcome = modules.probeCall(client, deadlineMs, {...options, signal: cancelled.signal}, context, {explainLater: true})
   // Read only when the Check says UNIMPLEMENTED; a cancelled one rejects, and nobody waits for it.
-  outcome.catch(() => undefined)
+  outcome.catch(() => undefined).finally(forget)
   return {outcome, cancel: () => cancelled.abort()}
 }
 

@@ -203,6 +203,7 @@ function handOver(r: ServiceRecord, to: RunningProcess, port: number, probe: Pro
   r.port = port
   r.fingerprint = fingerprint
   r.lastProbe = probe
+  r.learnHealthService(probe)
   r.probeFailures = 0
   r.detail = undefined
   if (r.state === 'unhealthy') r.moveTo('running', `rolled out: pid ${to.pid} on port ${port} answers`)

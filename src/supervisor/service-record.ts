@@ -167,11 +167,22 @@ export class ServiceRecord {
   /** Keeps a probe's answer as the last one, and tells the listeners. */
   probed(probe: ProbeResult): void {
     this.lastProbe = probe
-    // Saved with the next move (to running, for a start): what a new daemon tells its probes.
-    if (probe.status === 'SERVING' && this.service.health.type === 'auto') this.noHealthService = probe.method === 'call'
+    this.learnHealthService(probe)
     this.tally.probed(probe)
     const {status, latencyMs, method, reason, version} = probe
     this.context.onProbe({name: this.name, service: this.service.name, atMs: this.clock.nowMs(), ...(this.process ? {pid: this.process.pid} : {}), status, latencyMs, method, ...(reason ? {reason} : {}), ...(version ? {version} : {})})
+  }
+
+  /**
+   * Whether an `auto` probe's SERVING came from the Call fallback, kept in the records for the
+   * next daemon's probes (probe.ts). It rarely changes, so a change is saved at once.
+   */
+  learnHealthService(probe: ProbeResult | undefined): void {
+    if (probe?.status !== 'SERVING' || this.service.health.type !== 'auto') return
+    const noHealthService = probe.method === 'call'
+    if (noHealthService === this.noHealthService) return
+    this.noHealthService = noHealthService
+    if (!this.released) this.save()
   }
 
   setActive(active: boolean): Promise<void> {

@@ -24,25 +24,34 @@ afterEach(() => {
 
 const definition = loadSync(['health.proto', 'microservice.proto'], {includeDirs: [PROTO_DIR], keepCase: true, enums: String, defaults: true})
 
-/** What the service answers to the Check: a status, or UNIMPLEMENTED as a guide service would. */
-type HealthAnswer = 'UNIMPLEMENTED' | 'SERVING' | 'NOT_SERVING'
+/** What the service answers to the Check: a status, UNIMPLEMENTED as a guide service would, or an error. */
+type HealthAnswer = 'UNIMPLEMENTED' | 'SERVING' | 'NOT_SERVING' | 'INTERNAL'
 
 interface Recorder {
   port: number
   health: HealthAnswer
+  /** How long the Call waits before its end-of-stream frame. */
+  callDelayMs: number
   events: string[]
 }
 
 /** A service that answers Call with an end-of-stream frame and the Check after CHECK_DELAY_MS, with whatever `health` says then. */
 async function bindService(): Promise<Recorder> {
-  const recorder: Recorder = {port: 0, health: 'UNIMPLEMENTED', events: []}
+  const recorder: Recorder = {port: 0, health: 'UNIMPLEMENTED', callDelayMs: 0, events: []}
   const server = new grpc.Server()
   servers.push(server)
   server.addService(definition['quantra.MicroService'] as grpc.ServiceDefinition, {
     Call(stream: grpc.ServerDuplexStream<{payload: string}, {payload: string}>) {
       recorder.events.push('call received')
-      stream.on('data', () => stream.write({payload: JSON.stringify({oauth2: {}, data: [], tod: 'object', eos: true})}))
-      stream.on('end', () => stream.end())
+      stream.on('cancelled', () => recorder.events.push('call cancelled'))
+      const answer = () => {
+        recorder.events.push('call answered')
+        stream.write({payload: JSON.stringify({oauth2: {}, data: [], tod: 'object', eos: true})})
+        stream.end()
+      }
+      // Read to the client's half-close, then answer.
+      stream.on('data', () => undefined)
+      stream.on('end', () => setTimeout(answer, recorder.callDelayMs))
     },
   })
   server.addService(definition['grpc.health.v1.Health'] as grpc.ServiceDefinition, {
@@ -51,6 +60,7 @@ async function bindService(): Promise<Recorder> {
       setTimeout(() => {
         recorder.events.push('check answered')
         if (recorder.health === 'UNIMPLEMENTED') callback({code: grpc.status.UNIMPLEMENTED, details: 'no health service here'})
+        else if (recorder.health === 'INTERNAL') callback({code: grpc.status.INTERNAL, details: 'the health service broke'})
         else callback(null, {status: recorder.health})
       }, CHECK_DELAY_MS)
     },
@@ -62,6 +72,12 @@ async function bindService(): Promise<Recorder> {
 
 const CHECK_DELAY_MS = 150
 
+/** Waits, within the 2 s a delayed Call takes to answer, for what the server should see. */
+async function eventually(seen: () => boolean): Promise<void> {
+  const deadline = performance.now() + 1500
+  while (!seen() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
+}
+
 describe('an auto probe after a connection that found no health service', () => {
   test('a new connection sends the Call beside the Check, and the answer is the Call’s', async () => {
     const service = await bindService()
@@ -70,11 +86,11 @@ describe('an auto probe after a connection that found no health service', () => 
     try {
       // First connection: nothing is known, so the Check goes first and the Call after it.
       expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'call'})
-      expect(service.events).toEqual(['check received', 'check answered', 'call received'])
+      expect(service.events.slice(0, 3)).toEqual(['check received', 'check answered', 'call received'])
       // On that connection the service is known to lack it: Call only.
       service.events.length = 0
       await channels.probe(target, {timeoutMs: 3000})
-      expect(service.events).toEqual(['call received'])
+      expect(service.events.filter((event) => event.startsWith('check'))).toEqual([])
 
       // A new connection (as after a restart) asks the Check again, with the Call beside it.
       channels.drop(target)
@@ -119,6 +135,50 @@ describe('an auto probe after a connection that found no health service', () => 
       channels.expectNoHealthService(target)
       expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'call'})
       expect(service.events.indexOf('call received')).toBeLessThan(service.events.indexOf('check answered'))
+    } finally {
+      channels.close()
+    }
+  })
+
+  test('a Check that fails decides, and the Call beside it is cancelled', async () => {
+    const service = await bindService()
+    const target = targetFor(service.port, certs)
+    const channels = new ProbeChannels()
+    try {
+      await channels.probe(target, {timeoutMs: 3000})
+      service.health = 'INTERNAL'
+      service.callDelayMs = 2000
+      channels.drop(target)
+      service.events.length = 0
+      const result = await channels.probe(target, {timeoutMs: 3000})
+      expect(result.method).toBe('grpc')
+      expect(result.status).not.toBe('SERVING')
+      expect(result.reason).toContain('the health service broke')
+      // The Call would answer 2 s on; it was cancelled as soon as the Check had decided.
+      await eventually(() => service.events.includes('call cancelled'))
+      expect(service.events).toContain('call received')
+      expect(service.events).toContain('call cancelled')
+      expect(service.events).not.toContain('call answered')
+    } finally {
+      channels.close()
+    }
+  })
+
+  test('a probe whose caller gives up ends both RPCs', async () => {
+    const service = await bindService()
+    const target = targetFor(service.port, certs)
+    const channels = new ProbeChannels()
+    try {
+      await channels.probe(target, {timeoutMs: 3000})
+      service.callDelayMs = 2000
+      channels.drop(target)
+      service.events.length = 0
+      const caller = new AbortController()
+      setTimeout(() => caller.abort(new Error('the start was stopped')), 60)
+      await expect(channels.probe(target, {timeoutMs: 3000, signal: caller.signal})).rejects.toThrow('the start was stopped')
+      await eventually(() => service.events.includes('call cancelled'))
+      expect(service.events).toContain('call cancelled')
+      expect(service.events).not.toContain('call answered')
     } finally {
       channels.close()
     }

@@ -6,7 +6,7 @@ import {loadSync} from '@grpc/proto-loader'
 import {ProbeChannels} from '../../src/health/probe.js'
 import {waitUntilServing} from '../../src/health/wait.js'
 import type {ProbeResult} from '../../src/grpc/types.js'
-import {makeTempDir, startNodeFixture, stopAllServices, targetFor, writeBrokenSets, type CertDir} from './support.js'
+import {makeTempDir, PROTO_DIR, startNodeFixture, stopAllServices, targetFor, writeBrokenSets, type CertDir} from './support.js'
 
 let tmp: ReturnType<typeof makeTempDir>
 let sets: Awaited<ReturnType<typeof writeBrokenSets>>
@@ -37,7 +37,7 @@ function bindGuideService(port: number): Promise<number> {
   const server = new grpc.Server()
   servers.push(server)
   server.addService(
-    loadSync('microservice.proto', {includeDirs: [new URL('../../proto/', import.meta.url).pathname], keepCase: true})['quantra.MicroService'] as grpc.ServiceDefinition,
+    loadSync('microservice.proto', {includeDirs: [PROTO_DIR], keepCase: true})['quantra.MicroService'] as grpc.ServiceDefinition,
     {
       Call(stream: grpc.ServerDuplexStream<{payload: string}, {payload: string}>) {
         stream.on('data', () => stream.write({payload: JSON.stringify({oauth2: {}, data: [], tod: 'object', eos: true})}))
