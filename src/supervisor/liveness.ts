@@ -4,6 +4,7 @@
 // a new launch. A probe that fails on qm's own credentials never restarts anything.
 import type {ProbeResult} from '../grpc/types.js'
 import {launch} from './launch.js'
+import {processStartTime} from './proc.js'
 import type {ServiceRecord} from './service-record.js'
 import {killProcess} from './stop.js'
 
@@ -54,6 +55,14 @@ export async function probeLiveness(r: ServiceRecord, signal: AbortSignal): Prom
     } else {
       scheduleLiveness(r, signal, startedMono)
     }
+    return
+  }
+  // A process that has just ended fails its probe too (its connection closes before the
+  // kernel reports the exit): the exit, handled in a moment, is what happened, not an
+  // unhealthy service. A kill -9 otherwise showed as running → unhealthy → exited now and then.
+  const running = r.process
+  if (running && processStartTime(running.pid) === undefined) {
+    scheduleLiveness(r, signal, startedMono)
     return
   }
   r.probeFailures++
