@@ -7,6 +7,7 @@ import * as grpc from '@grpc/grpc-js'
 import {loadSync} from '@grpc/proto-loader'
 import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest'
 import {ProbeChannels} from '../../src/health/probe.js'
+import type {ProbeTarget} from '../../src/grpc/types.js'
 import {makeTempDir, PROTO_DIR, targetFor, writeGoodSet, type CertDir} from './support.js'
 
 let tmp: ReturnType<typeof makeTempDir>
@@ -78,12 +79,26 @@ async function eventually(seen: () => boolean): Promise<void> {
   while (!seen() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10))
 }
 
+/** A service of its own and a channel pool for one test, closed whatever the test does. */
+async function withService(body: (probed: {service: Recorder; target: ProbeTarget; channels: ProbeChannels}) => Promise<void>): Promise<void> {
+  const service = await bindService()
+  const channels = new ProbeChannels()
+  try {
+    await body({service, target: targetFor(service.port, certs), channels})
+  } finally {
+    channels.close()
+  }
+}
+
+/** A new connection, as after a restart, with what the service saw so far forgotten. */
+function reconnect(service: Recorder, target: ProbeTarget, channels: ProbeChannels): void {
+  channels.drop(target)
+  service.events.length = 0
+}
+
 describe('an auto probe after a connection that found no health service', () => {
-  test('a new connection sends the Call beside the Check, and the answer is the Call’s', async () => {
-    const service = await bindService()
-    const target = targetFor(service.port, certs)
-    const channels = new ProbeChannels()
-    try {
+  test('a new connection sends the Call beside the Check, and the answer is the Call’s', () =>
+    withService(async ({service, target, channels}) => {
       // First connection: nothing is known, so the Check goes first and the Call after it.
       expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'call'})
       expect(service.events.slice(0, 3)).toEqual(['check received', 'check answered', 'call received'])
@@ -93,63 +108,41 @@ describe('an auto probe after a connection that found no health service', () => 
       expect(service.events.filter((event) => event.startsWith('check'))).toEqual([])
 
       // A new connection (as after a restart) asks the Check again, with the Call beside it.
-      channels.drop(target)
-      service.events.length = 0
+      reconnect(service, target, channels)
       expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'call'})
       expect(service.events.indexOf('call received')).toBeLessThan(service.events.indexOf('check answered'))
       expect(service.events).toContain('check received')
-    } finally {
-      channels.close()
-    }
-  })
+    }))
 
-  test('a service that now implements the health service is judged by it, not by the Call beside it', async () => {
-    const service = await bindService()
-    const target = targetFor(service.port, certs)
-    const channels = new ProbeChannels()
-    try {
+  test('a service that now implements the health service is judged by it, not by the Call beside it', () =>
+    withService(async ({service, target, channels}) => {
       expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'call'})
       // "Upgraded": its health service now says NOT_SERVING, although its Call would answer.
       service.health = 'NOT_SERVING'
-      channels.drop(target)
-      service.events.length = 0
+      reconnect(service, target, channels)
       expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'NOT_SERVING', method: 'grpc'})
       expect(service.events).toContain('call received')
 
       // Having answered, it is asked the Check alone again on a new connection.
       service.health = 'SERVING'
-      channels.drop(target)
-      service.events.length = 0
+      reconnect(service, target, channels)
       expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'grpc'})
       expect(service.events).toEqual(['check received', 'check answered'])
-    } finally {
-      channels.close()
-    }
-  })
+    }))
 
-  test('what an earlier daemon learnt counts from the first connection', async () => {
-    const service = await bindService()
-    const target = targetFor(service.port, certs)
-    const channels = new ProbeChannels()
-    try {
+  test('what an earlier daemon learnt counts from the first connection', () =>
+    withService(async ({service, target, channels}) => {
       channels.expectNoHealthService(target)
       expect(await channels.probe(target, {timeoutMs: 3000})).toMatchObject({status: 'SERVING', method: 'call'})
       expect(service.events.indexOf('call received')).toBeLessThan(service.events.indexOf('check answered'))
-    } finally {
-      channels.close()
-    }
-  })
+    }))
 
-  test('a Check that fails decides, and the Call beside it is cancelled', async () => {
-    const service = await bindService()
-    const target = targetFor(service.port, certs)
-    const channels = new ProbeChannels()
-    try {
+  test('a Check that fails decides, and the Call beside it is cancelled', () =>
+    withService(async ({service, target, channels}) => {
       await channels.probe(target, {timeoutMs: 3000})
       service.health = 'INTERNAL'
       service.callDelayMs = 2000
-      channels.drop(target)
-      service.events.length = 0
+      reconnect(service, target, channels)
       const result = await channels.probe(target, {timeoutMs: 3000})
       expect(result.method).toBe('grpc')
       expect(result.status).not.toBe('SERVING')
@@ -159,43 +152,26 @@ describe('an auto probe after a connection that found no health service', () => 
       expect(service.events).toContain('call received')
       expect(service.events).toContain('call cancelled')
       expect(service.events).not.toContain('call answered')
-    } finally {
-      channels.close()
-    }
-  })
+    }))
 
-  test('a probe whose caller gives up ends both RPCs', async () => {
-    const service = await bindService()
-    const target = targetFor(service.port, certs)
-    const channels = new ProbeChannels()
-    try {
+  test('a probe whose caller gives up ends both RPCs', () =>
+    withService(async ({service, target, channels}) => {
       await channels.probe(target, {timeoutMs: 3000})
       service.callDelayMs = 2000
-      channels.drop(target)
-      service.events.length = 0
+      reconnect(service, target, channels)
       const caller = new AbortController()
       setTimeout(() => caller.abort(new Error('the start was stopped')), 60)
       await expect(channels.probe(target, {timeoutMs: 3000, signal: caller.signal})).rejects.toThrow('the start was stopped')
       await eventually(() => service.events.includes('call cancelled'))
       expect(service.events).toContain('call cancelled')
       expect(service.events).not.toContain('call answered')
-    } finally {
-      channels.close()
-    }
-  })
+    }))
 
-  test('type: grpc never sends a Call, whatever was learnt before', async () => {
-    const service = await bindService()
-    const target = targetFor(service.port, certs)
-    const channels = new ProbeChannels()
-    try {
+  test('type: grpc never sends a Call, whatever was learnt before', () =>
+    withService(async ({service, target, channels}) => {
       await channels.probe(target, {timeoutMs: 3000})
-      channels.drop(target)
-      service.events.length = 0
+      reconnect(service, target, channels)
       expect(await channels.probe(target, {timeoutMs: 3000, type: 'grpc'})).toMatchObject({status: 'PROTOCOL_ERROR', method: 'grpc'})
       expect(service.events).toEqual(['check received', 'check answered'])
-    } finally {
-      channels.close()
-    }
-  })
+    }))
 })
