@@ -1,9 +1,11 @@
-// Each service's stdout and stderr go through a named pipe to a log process of its own
+// Each service's stdout and stderr go through a named pipe to a log process
 // (libexec/qm-log-writer), which appends to .qm/logs/NAME.log and rotates it by renaming
-// to NAME.log.1 … NAME.log.KEEP before a write would pass logs.max_size. Not a pipe to
-// the daemon: a service must outlive a daemon that dies, and a pipe whose reader died
-// would break its next write (EPIPE). Not a file the service writes itself: then only a
-// poll can rotate it, too late under a flood, and a copy-and-truncate loses lines.
+// to NAME.log.1 … NAME.log.KEEP before a write would pass logs.max_size. The services a
+// start launches together share one log process; one launched on its own (a restart, a
+// rollout's new process) gets one of its own. Not a pipe to the daemon: a service must
+// outlive a daemon that dies, and a pipe whose reader died would break its next write
+// (EPIPE). Not a file the service writes itself: then only a poll can rotate it, too late
+// under a flood, and a copy-and-truncate loses lines.
 //
 // A named pipe (.NAME.log.fifo beside the log) rather than a pipe from child_process: the
 // stdio pipes libuv makes are socket pairs whose parent end is non-blocking, and a service
@@ -11,6 +13,7 @@
 // as its output outruns the log process. A FIFO opened here is an ordinary blocking pipe.
 import {execFileSync, type spawn as spawnChild} from 'node:child_process'
 import {closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, statSync} from 'node:fs'
+import type {Socket} from 'node:net'
 import {basename, dirname, join} from 'node:path'
 import type {LogSettings} from '../manifest/types.js'
 import {packagePath} from '../package-paths.js'
@@ -48,48 +51,94 @@ export interface LogWriter {
   inputFd: number
   /** Closes this process's copy of the write end, once the service has its own (or none will run); idempotent. */
   closeInput(): void
-  /** Resolves when the log process has ended (everything written), or after LOG_FLUSH_WAIT_MS. */
+  /** Resolves when the log process has written everything from this pipe and let go of it (or has ended). */
+  finished: Promise<void>
+  /** `finished`, or LOG_FLUSH_WAIT_MS, whichever comes first. */
   done(): Promise<void>
 }
 
+export interface LogTarget {
+  /** The log file. */
+  path: string
+  settings: LogSettings
+  /** Names the FIFO among a service's own (logPipePath); '' unless another process of the service still writes through that one. */
+  pipe?: string
+}
+
 /**
- * `pipe` names the FIFO among a service's own: a rollout's second process writes the same
- * log through a pipe of its own while the first one's writer still drains the first's.
+ * A log process for one service. `pipe` names the FIFO among a service's own: a rollout's
+ * second process writes the same log through a pipe of its own while the first one's
+ * writer still drains the first's.
  */
 export function startLogWriter(path: string, settings: LogSettings, spawn: typeof spawnChild, pipe = ''): LogWriter {
-  const fifo = logPipePath(path, pipe)
-  makeLogPipes([fifo])
-  // Held open for reading and writing, the FIFO lets the write-only open below return at
+  return startLogWriters([{path, settings, pipe}], spawn)[0]!
+}
+
+/**
+ * One log process for all the targets; their pipes are made first if missing. Throws, with
+ * nothing left open, when a pipe cannot be opened or the process cannot be spawned.
+ */
+export function startLogWriters(targets: readonly LogTarget[], spawn: typeof spawnChild): LogWriter[] {
+  const fifos = targets.map((target) => logPipePath(target.path, target.pipe))
+  makeLogPipes(fifos)
+  // Held open for reading and writing, a FIFO lets the write-only open below return at
   // once, and keeps what the service writes before the log process has opened its end.
-  const holder = openSync(fifo, constants.O_RDWR)
-  let input: number
+  const holders: number[] = []
+  const inputs: number[] = []
   let writer
   try {
-    input = openSync(fifo, constants.O_WRONLY)
-    // Detached: a group of its own, so neither a stop of the service's group nor a terminal's
-    // Ctrl-C reaches it; it ends when its input does.
-    writer = spawn('perl', [LOG_WRITER, path, String(settings.maxBytes), String(settings.keep), fifo], {
-      stdio: [holder, 'ignore', 'inherit'],
+    for (const fifo of fifos) {
+      holders.push(openSync(fifo, constants.O_RDWR))
+      inputs.push(openSync(fifo, constants.O_WRONLY))
+    }
+    const args = targets.flatMap((target, index) => [target.path, String(target.settings.maxBytes), String(target.settings.keep), fifos[index]!])
+    // Detached: a group of its own, so neither a stop of a service's group nor a terminal's
+    // Ctrl-C reaches it; it ends when its last input does. Holder I is its descriptor 3 + I.
+    writer = spawn('perl', [LOG_WRITER, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit', ...holders],
       detached: true,
     })
+  } catch (error) {
+    for (const fd of inputs) closeSync(fd)
+    throw error
   } finally {
-    closeSync(holder)
+    for (const fd of holders) closeSync(fd)
   }
   writer.unref()
-  const ended = new Promise<void>((resolve) => {
-    writer.once('exit', () => resolve())
-    writer.once('error', () => resolve())
+  const finished = targets.map(() => {
+    let resolve!: () => void
+    const promise = new Promise<void>((settle) => (resolve = settle))
+    return {promise, resolve}
   })
-  let inputOpen = true
-  return {
-    inputFd: input,
-    // Once only: a second close could hit a descriptor number reused meanwhile.
-    closeInput: () => {
-      if (inputOpen) closeSync(input)
-      inputOpen = false
-    },
-    done: () => Promise.race([ended, new Promise<void>((resolve) => setTimeout(resolve, LOG_FLUSH_WAIT_MS).unref())]),
+  const finishAll = () => {
+    for (const {resolve} of finished) resolve()
   }
+  writer.once('exit', finishAll)
+  writer.once('error', finishAll)
+  // The process writes a pipe's number once it is done with it; nothing else keeps this
+  // process waiting for that, so the stream is no reason to stay alive.
+  const numbers = writer.stdout as Socket
+  numbers.unref()
+  let partial = ''
+  numbers.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString('latin1')).split('\n')
+    partial = lines.pop() ?? ''
+    for (const line of lines) finished[Number(line)]?.resolve()
+  })
+  numbers.on('error', () => undefined)
+  return inputs.map((input, index) => {
+    let inputOpen = true
+    return {
+      inputFd: input,
+      // Once only: a second close could hit a descriptor number reused meanwhile.
+      closeInput: () => {
+        if (inputOpen) closeSync(input)
+        inputOpen = false
+      },
+      finished: finished[index]!.promise,
+      done: () => Promise.race([finished[index]!.promise, new Promise<void>((resolve) => setTimeout(resolve, LOG_FLUSH_WAIT_MS).unref())]),
+    }
+  })
 }
 
 /** The named pipe a service's output goes through to its log process. */

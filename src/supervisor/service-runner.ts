@@ -3,12 +3,11 @@
 // launch.ts (start, prepare, spawn, readiness), liveness.ts, restart.ts (the policy
 // applied), stop.ts, usage.ts (what status shows). Adoption of a process a previous
 // daemon started is here, as a recorded move.
-import {spawn} from 'node:child_process'
 import type {ChildRecord} from '../registry/child-records.js'
 import {watchAdoptedExit} from './exit-watch.js'
 import {launchFingerprint, serviceArgv, type ServiceInstance} from '../manifest/instances.js'
 import {prepare, start, type StartOptions} from './launch.js'
-import {logPipePath, startLogWriter, type LogWriter} from './log-files.js'
+import {logPipePath, type LogTarget} from './log-files.js'
 import {probeLiveness} from './liveness.js'
 import {findSpawnedLeader, isSameProcess, sampleUsage, startTimeToEpochMs} from './proc.js'
 import type {InstanceMetrics, RestartReason} from './tally.js'
@@ -118,9 +117,9 @@ export class ServiceRunner {
     return logPipePath(this.record.logFile)
   }
 
-  /** Its log process, spawned ahead of its launch: Supervisor.start spawns all of a layer's first. */
-  openLogWriter(): LogWriter {
-    return startLogWriter(this.record.logFile, this.record.service.logs, spawn)
+  /** What its log process writes: Supervisor.start spawns one for all of a layer ahead of their launches. */
+  get logTarget(): LogTarget {
+    return {path: this.record.logFile, settings: this.record.service.logs}
   }
 
   prepare(shared: PrepareShared = {}): Promise<void> {

@@ -5,7 +5,8 @@ import {QmError} from '../errors.js'
 import {ProbeChannels} from '../health/probe.js'
 import {Hooks} from './hooks.js'
 import {SpawnBatch} from './spawn-batch.js'
-import {makeLogPipes, type LogWriter} from './log-files.js'
+import {spawn} from 'node:child_process'
+import {startLogWriters, type LogWriter} from './log-files.js'
 import {ListenerSnapshots} from '../net/listener-snapshots.js'
 import {readSocketTable} from '../net/socket-table.js'
 import type {Manifest} from '../manifest/types.js'
@@ -347,19 +348,19 @@ export class Supervisor {
   }
 }
 
-/** A log process for each runner, all spawned now. */
+// Perl's select() takes descriptors below 1024 only; a process with this many pipes stays
+// far below, whatever the daemon holds open.
+const LOG_PIPES_PER_PROCESS = 64
+
+/** One log process for the runners, spawned now. */
 function openLogWriters(runners: readonly ServiceRunner[]): Map<ServiceRunner, LogWriter> {
   const writers = new Map<ServiceRunner, LogWriter>()
   // A pipe or log process that cannot be made here is not an error of the start: each
   // launch without one makes its own, and a failure there is reported as the service's.
-  try {
-    makeLogPipes(runners.map((runner) => runner.logPipePath))
-  } catch {
-    return writers
-  }
-  for (const runner of runners) {
+  for (let first = 0; first < runners.length; first += LOG_PIPES_PER_PROCESS) {
+    const some = runners.slice(first, first + LOG_PIPES_PER_PROCESS)
     try {
-      writers.set(runner, runner.openLogWriter())
+      startLogWriters(some.map((runner) => runner.logTarget), spawn).forEach((writer, index) => writers.set(some[index]!, writer))
     } catch {
       continue
     }

@@ -87,9 +87,20 @@ describe('instances', () => {
       ['worker_2', true],
       ['worker_3', true],
     ])
+    // One log process for the three, started with them; each instance's READY line in its own log.
+    const logs = join(project.dir, '.qm', 'logs')
+    const [writer] = logWriters(logs)
+    expect(logWriters(logs)).toEqual([writer])
+    for (const name of ['worker', 'worker_2', 'worker_3']) {
+      await waitFor(() => / READY port=\d+\n/.test(readFileSync(join(logs, `${name}.log`), 'utf8')) || undefined, `${name}'s READY line`)
+    }
     const one = await project.qm('stop', 'worker_2')
     expect(one.stdout).toBe('worker_2 stopped')
     expect((await rows(project)).map((row) => row.state)).toEqual(['running', 'stopped', 'running'])
+    // It serves the two still running; their stop ends it.
+    expect(isAlive(writer!)).toBe(true)
+    expect((await project.qm('stop')).exitCode).toBe(0)
+    await waitFor(() => !isAlive(writer!) || undefined, 'the log process to end with the last service')
   })
 })
 
