@@ -3,7 +3,8 @@
 // succeeds when an end-of-stream frame came and no error frame did.
 import * as grpc from '@grpc/grpc-js'
 import {QmError, UsageError, type ErrorCode} from '../errors.js'
-import {channelOptions, clientCredentials, readClientPem} from '../grpc/client-credentials.js'
+import {readClientPem} from '../grpc/client-credentials.js'
+import {channelOptions, clientCredentials, metadataLookup} from '../grpc/grpc-js-channel.js'
 import {channelTarget, formatHostPort, planDial} from '../grpc/dial-guard.js'
 import {explainFailure} from '../grpc/failure-reason.js'
 import {CALL_PATH, callMethod, type Frame} from '../grpc/protos.js'
@@ -91,7 +92,7 @@ export async function callService(target: CallTarget, options: CallOptions): Pro
   try {
     const outcome = await exchange(client, options)
     const {status, headers, frames, eos, errors, notJson} = outcome
-    const version = readVersion(undefined, headers, status?.metadata)
+    const version = readVersion(undefined, metadataLookup(headers), metadataLookup(status?.metadata))
     if (!eos && status && status.code !== grpc.status.OK) {
       if (status.code === grpc.status.DEADLINE_EXCEEDED && frames > 0) {
         throw new CallFailedError(`${where}: no end-of-stream frame within ${Math.round(options.timeoutMs)} ms (${frames} frame(s) received)`, 'TIMEOUT', 'a longer --timeout gives a slow service more time')
@@ -104,7 +105,7 @@ export async function callService(target: CallTarget, options: CallOptions): Pro
         serverName: target.serverName,
         address: plan.address,
         local: plan.local,
-        channel: client.getChannel(),
+        connected: () => client.getChannel().getConnectivityState(false) === grpc.connectivityState.READY,
         pem,
         timeoutMs: options.timeoutMs,
       })

@@ -1,9 +1,10 @@
 // qm's side of mutual TLS: the manifest's client pair and CA read from disk and turned into
-// grpc-js channel credentials, with errors that name the file and say what to do. Shared
-// by every command that opens a channel to a service.
+// a TLS context (the probes' channels) or grpc-js channel credentials (`qm call`,
+// grpc-js-channel.ts), with errors that name the file and say what to do. Shared by every
+// command that opens a channel to a service.
 import {readFile} from 'node:fs/promises'
 import {isAbsolute, relative} from 'node:path'
-import * as grpc from '@grpc/grpc-js'
+import {createSecureContext, type SecureContext} from 'node:tls'
 import {QmError} from '../errors.js'
 import type {CertPaths} from '../manifest/types.js'
 
@@ -34,9 +35,14 @@ export async function readClientPem(certs: ClientCertPaths): Promise<ClientPem> 
   return {ca: ca!, key: key!, cert: cert!}
 }
 
-export function clientCredentials(pem: ClientPem, certs: ClientCertPaths): grpc.ChannelCredentials {
+export function clientSecureContext(pem: ClientPem, certs: ClientCertPaths): SecureContext {
+  return usable(certs, () => createSecureContext({ca: pem.ca, key: pem.key, cert: pem.cert}))
+}
+
+/** Makes something of the certificate set, or says which files it could not use. */
+export function usable<T>(certs: ClientCertPaths, make: () => T): T {
   try {
-    return grpc.credentials.createSsl(pem.ca, pem.key, pem.cert)
+    return make()
   } catch (err) {
     throw new QmError(
       `cannot use the client certificate set (${displayPath(certs.ca)}, ${displayPath(certs.clientCert)}, ${displayPath(certs.clientKey)}): ${(err as Error).message}`,
@@ -45,24 +51,6 @@ export function clientCredentials(pem: ClientPem, certs: ClientCertPaths): grpc.
       '`qm certs check` says what is wrong with them',
       {cause: err},
     )
-  }
-}
-
-/**
- * Options for a channel of one owner: its own subchannel pool, so closing it closes its
- * connection, and the TLS name checked against the service certificate (the channel is
- * given an IP literal, so the name cannot come from the address).
- */
-export function channelOptions(serverName: string): grpc.ChannelOptions {
-  return {
-    'grpc.ssl_target_name_override': serverName,
-    'grpc.default_authority': serverName,
-    'grpc.use_local_subchannel_pool': 1,
-    'grpc.service_config_disable_resolution': 1,
-    // channelz (grpc's own introspection service, which qm never serves) keeps a trace and
-    // call counters for every channel, subchannel and socket: memory and work for each of
-    // the daemon's kept channels, for nobody.
-    'grpc.enable_channelz': 0,
   }
 }
 

@@ -9,7 +9,7 @@
 // this host it dials only a port the kernel's socket table shows in LISTEN. A self-connect
 // needs the destination port to be free of listeners, so a dial to a listening port can
 // never become one. The one window left is a listener that closes between the table read
-// and grpc-js's connect() a few event-loop ticks later, and then the kernel would still
+// and the channel's connect() a few event-loop ticks later, and then the kernel would still
 // have to pick that exact port out of some 28 000.
 import {lookup} from 'node:dns/promises'
 import {isIP} from 'node:net'
@@ -25,7 +25,7 @@ let tableReadable: boolean | undefined
 const listenerReads = new SharedRead(() => readListeners())
 
 /**
- * Resolves the host to one address (grpc-js is always given an IP literal, so it cannot
+ * Resolves the host to one address (a channel is always given an IP literal, so it cannot
  * pick another address of a name on its own, e.g. ::1 for "localhost") and, for an
  * address of this host, checks the socket table for a listener on the port.
  * `negativeMaxAgeMs` lets pollers share a recent read, but only to say "nothing listens".

@@ -1,12 +1,13 @@
 // Turns a failed RPC's status into a ProbeResult status and a reason an operator can act
-// on. grpc-js reports every connection failure as UNAVAILABLE with the underlying Node or
-// OpenSSL text in `details` ("No connection established. Last error: Error: certificate
+// on. Both gRPC clients of qm (the probes' own, h2-channel.ts, and grpc-js for `qm call`)
+// report a connection failure as UNAVAILABLE with the underlying Node or OpenSSL text in
+// `details` (grpc-js wraps it: "No connection established. Last error: Error: certificate
 // has expired. ..."); the reason is read from that text, and where the text cannot tell
 // (a server that hangs up after the handshake) from a second, observing TLS connection.
 import {X509Certificate} from 'node:crypto'
 import {basename, isAbsolute, relative} from 'node:path'
-import {connectivityState, status as grpcStatus, type Client, type StatusObject} from '@grpc/grpc-js'
 import {stillListening} from './dial-guard.js'
+import {GrpcStatus, statusName, type CallStatus} from './status-codes.js'
 import {inspectTls, type TlsInspection} from './tls-inspect.js'
 import type {ProbeResult, ProbeTarget} from './types.js'
 
@@ -16,7 +17,8 @@ export interface FailureContext {
   /** The address the channel dials, and whether it is on this host (the dial guard applies). */
   address: string
   local: boolean
-  channel: ReturnType<Client['getChannel']>
+  /** The channel has an open connection (a deadline then passed on an answer, not on a dial). */
+  connected: () => boolean
   pem: {ca: Buffer; cert: Buffer; key: Buffer}
   timeoutMs: number
 }
@@ -31,13 +33,13 @@ const NAME_MISMATCH = /ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's
 // TLS 1.2 servers (and some TLS 1.3 ones) send an alert when they reject the client's certificate.
 const CLIENT_REJECTED_ALERT = /alert (unknown ca|bad certificate|certificate required|certificate unknown|certificate expired|certificate revoked|unsupported certificate|access denied|decrypt error)/i
 const NOT_TLS = /wrong version number|packet length too long|unknown protocol|http request|record layer failure/i
-// What grpc-js says when the server closes the connection before HTTP/2 starts.
+// What a gRPC client says when the server closes the connection before HTTP/2 starts.
 const HUNG_UP = /ECONNRESET|Failed to connect|Socket closed|Connection dropped|socket hang up|EPIPE|disconnected before secure TLS/i
 
-export async function explainFailure(status: StatusObject, rpc: string, context: FailureContext): Promise<Failure> {
+export async function explainFailure(status: CallStatus, rpc: string, context: FailureContext): Promise<Failure> {
   switch (status.code) {
-    case grpcStatus.DEADLINE_EXCEEDED: {
-      const connected = context.channel.getConnectivityState(false) === connectivityState.READY
+    case GrpcStatus.DEADLINE_EXCEEDED: {
+      const connected = context.connected()
       return {
         status: 'TIMEOUT',
         reason: connected
@@ -45,9 +47,9 @@ export async function explainFailure(status: StatusObject, rpc: string, context:
           : `no connection within ${Math.round(context.timeoutMs)} ms: the TCP connection or the TLS handshake did not finish`,
       }
     }
-    case grpcStatus.UNAVAILABLE:
+    case GrpcStatus.UNAVAILABLE:
       return explainUnavailable(lastError(status.details), context)
-    case grpcStatus.INTERNAL:
+    case GrpcStatus.INTERNAL:
       if (/pars|deserializ/i.test(status.details)) {
         return {status: 'PROTOCOL_ERROR', reason: `${rpc} answered with a message qm cannot decode: ${status.details}`}
       }
@@ -55,7 +57,7 @@ export async function explainFailure(status: StatusObject, rpc: string, context:
     default:
       break
   }
-  return {status: 'NOT_SERVING', reason: `${rpc} failed with ${codeName(status.code)}: ${status.details || 'no details'}`}
+  return {status: 'NOT_SERVING', reason: `${rpc} failed with ${statusName(status.code)}: ${status.details || 'no details'}`}
 }
 
 async function explainUnavailable(text: string, context: FailureContext): Promise<Failure> {
@@ -160,10 +162,6 @@ function lastError(details: string): string {
   text = text.replace(/\s*\(\d{4}-\d\d-\d\dT[\d:.]+Z\)$/, '')
   text = text.replace(/^Error(?: \[[A-Z_]+\])?: /, '')
   return text
-}
-
-function codeName(code: number): string {
-  return (grpcStatus as unknown as Record<number, string>)[code] ?? String(code)
 }
 
 function formatDate(date: Date): string {

@@ -3,7 +3,7 @@
 // server presented and what it did once the handshake was over. Needed because a server
 // that rejects the client certificate under TLS 1.3 gives no alert: Node's and gRPC
 // core's servers finish the handshake, check the certificate, and close the socket, which
-// grpc-js reports only as "read ECONNRESET" or "Failed to connect".
+// a gRPC client reports only as "read ECONNRESET" or "Failed to connect".
 import {connect, type PeerCertificate} from 'node:tls'
 
 export interface TlsInspection {

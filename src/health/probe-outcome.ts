@@ -14,11 +14,6 @@ export function onAbort(signal: AbortSignal | undefined, action: () => void): ()
   return () => signal.removeEventListener('abort', action)
 }
 
-// grpc-js takes deadlines in wall-clock time; the probe keeps its own on the monotonic clock.
-export function wallDeadline(deadlineMs: number): number {
-  return Date.now() + Math.max(0, deadlineMs - performance.now())
-}
-
 export function excerpt(text: string): string {
   const flat = text.replace(/\s+/g, ' ').trim()
   return JSON.stringify(flat.length > 80 ? `${flat.slice(0, 80)}…` : flat)

@@ -4,9 +4,10 @@
 // end-of-stream frame on quantra.MicroService/Call (probe-health.ts, probe-call.ts,
 // probe-tcp.ts). probeOnce is the CLI's single shot.
 import {statSync} from 'node:fs'
-import type * as grpc from '@grpc/grpc-js'
+import type {SecureContext} from 'node:tls'
 import type {ClientPem} from '../grpc/client-credentials.js'
-import {channelTarget, formatHostPort, planDial, stillListening} from '../grpc/dial-guard.js'
+import type {Http2GrpcChannel} from '../grpc/h2-channel.js'
+import {formatHostPort, planDial, stillListening} from '../grpc/dial-guard.js'
 import type {FailureContext} from '../grpc/failure-reason.js'
 import type {ProbeMethod, ProbeOptions, ProbeResult, ProbeTarget} from '../grpc/types.js'
 import {DEFAULT_SERVER_NAME} from '../manifest/defaults.js'
@@ -14,23 +15,23 @@ import {onAbort, round, type Outcome} from './probe-outcome.js'
 import {probeTcp} from './probe-tcp.js'
 
 /**
- * grpc-js and the probes built on it, loaded by the first probe rather than
- * with the module: loading them is about 90 ms of the daemon's boot (`node --cpu-prof`), and
- * a start spawns its services before it probes any, so the load now runs while they start.
+ * The channel and the probes built on it, loaded by the first probe rather than with the
+ * module: a command that probes nothing (qm status) does not load node:http2, and a start
+ * spawns its services before it probes any, so the load runs while they start.
  */
 async function loadGrpcModules() {
-  const [grpcJs, credentials, call, health] = await Promise.all([
-    import('@grpc/grpc-js'),
+  const [channel, credentials, call, health] = await Promise.all([
+    import('../grpc/h2-channel.js'),
     import('../grpc/client-credentials.js'),
     import('./probe-call.js'),
     import('./probe-health.js'),
   ])
-  return {grpc: grpcJs, ...credentials, probeCall: call.probeCall, probeHealth: health.probeHealth}
+  return {Http2GrpcChannel: channel.Http2GrpcChannel, ...credentials, probeCall: call.probeCall, probeHealth: health.probeHealth}
 }
 type GrpcModules = Awaited<ReturnType<typeof loadGrpcModules>>
 
 interface KeptChannel {
-  client: grpc.Client
+  client: Http2GrpcChannel
   /** The IP literal the channel dials, checked against the socket table before each use. */
   address: string
   local: boolean
@@ -45,11 +46,11 @@ interface KeptChannel {
   noHealthService?: boolean
 }
 
-/** A certificate set as read from disk at one stamp, and the credentials made of it. */
+/** A certificate set as read from disk at one stamp, and the TLS context made of it. */
 interface ChannelTls {
   stamp: string
   pem: ClientPem
-  credentials: grpc.ChannelCredentials
+  secureContext: SecureContext
 }
 
 /** Statuses that come from a service that answered: its connection is worth keeping. */
@@ -106,9 +107,9 @@ export class ProbeChannels {
       this.drop(target)
       kept = undefined
     }
-    // A READY channel sends on its open connection and dials nothing, so it needs no
-    // guard; any other state would make grpc-js connect, and the guard applies.
-    const ready = kept?.client.getChannel().getConnectivityState(false) === modules.grpc.connectivityState.READY
+    // A ready channel sends on its open connection and dials nothing, so it needs no
+    // guard; any other would connect, and the guard applies.
+    const ready = kept?.client.isReady === true
     // A channel that is not READY will connect anew, perhaps to a restarted service.
     if (kept && !ready) kept.noHealthService = false
     if (kept?.local && !ready && !(await stillListening(kept.address, target.port, listenerCacheMs))) {
@@ -127,7 +128,8 @@ export class ProbeChannels {
       if (!plan.dial) return finish({status: 'UNREACHABLE', method: firstMethod, reason: plan.reason}, false)
       wireStartMs = performance.now()
       if (!tls) return finish(await probeTcp(plan.address, target.port, deadlineMs - wireStartMs, options.signal))
-      kept = {client: openClient(target, plan.address, tls.credentials, modules), pem: tls.pem, address: plan.address, local: plan.local, stamp}
+      const client = new modules.Http2GrpcChannel(plan.address, target.port, target.serverName ?? DEFAULT_SERVER_NAME, tls.secureContext)
+      kept = {client, pem: tls.pem, address: plan.address, local: plan.local, stamp}
       // A probe running concurrently for the same target may have opened one meanwhile.
       const raced = this.kept.get(key)
       if (raced) {
@@ -147,12 +149,13 @@ export class ProbeChannels {
     // The signal may have ended during the awaits above, after which no abort event comes.
     options.signal?.throwIfAborted()
     wireStartMs = performance.now()
+    const channel = kept.client
     const context: FailureContext = {
       target,
       serverName: target.serverName ?? DEFAULT_SERVER_NAME,
       address: kept.address,
       local: kept.local,
-      channel: kept.client.getChannel(),
+      connected: () => channel.isReady,
       pem: kept.pem,
       timeoutMs: options.timeoutMs,
     }
@@ -191,8 +194,8 @@ export class ProbeChannels {
             : 'the service does not implement quantra.MicroService/Call',
       }
     }
-    // A channel that failed to connect is closed at once: grpc-js would otherwise keep
-    // reconnecting in the background on its own schedule, past the dial guard.
+    // A channel that failed is closed at once, with whatever it was still connecting: the
+    // next probe opens a new one, after the dial guard.
     if (!ANSWERED.has(outcome.status)) this.drop(target)
     return finish(outcome)
   }
@@ -208,7 +211,7 @@ export class ProbeChannels {
     const known = this.credentials.get(files)
     if (known?.stamp === stamp) return known
     const pem = await modules.readClientPem(target.certs)
-    const tls = {stamp, pem, credentials: modules.clientCredentials(pem, target.certs)}
+    const tls = {stamp, pem, secureContext: modules.clientSecureContext(pem, target.certs)}
     this.credentials.set(files, tls)
     return tls
   }
@@ -218,8 +221,8 @@ export class ProbeChannels {
     this.withoutHealthService.add(channelKey(target))
   }
 
-  /** The client kept for a target, if a probe opened one; the same object until it is dropped. */
-  clientFor(target: ProbeTarget): grpc.Client | undefined {
+  /** The channel kept for a target, if a probe opened one; the same object until it is dropped. */
+  clientFor(target: ProbeTarget): Http2GrpcChannel | undefined {
     return this.kept.get(channelKey(target))?.client
   }
 
@@ -242,7 +245,7 @@ export class ProbeChannels {
 }
 
 /** A Call probe sent now, to be read or cancelled once the health Check sent beside it has answered. */
-function sentAlongside(modules: GrpcModules, client: grpc.Client, deadlineMs: number, options: ProbeOptions, context: FailureContext) {
+function sentAlongside(modules: GrpcModules, client: Http2GrpcChannel, deadlineMs: number, options: ProbeOptions, context: FailureContext) {
   const cancelled = new AbortController()
   // Forwarded by hand rather than with AbortSignal.any, which on Node 20 keeps a reference
   // in the caller's long-lived signal for every signal made from it.
@@ -280,12 +283,4 @@ function credentialStamp(certs: ProbeTarget['certs']): string {
 function channelKey(target: ProbeTarget): string {
   const {ca, clientCert, clientKey} = target.certs
   return JSON.stringify([target.host, target.port, target.serverName ?? DEFAULT_SERVER_NAME, ca, clientCert, clientKey])
-}
-
-function openClient(target: ProbeTarget, address: string, credentials: grpc.ChannelCredentials, modules: GrpcModules): grpc.Client {
-  return new modules.grpc.Client(channelTarget(address, target.port), credentials, {
-    ...modules.channelOptions(target.serverName ?? DEFAULT_SERVER_NAME),
-    // A probe reports what happened; a transparent retry would hide it.
-    'grpc.enable_retries': 0,
-  })
 }
