@@ -61,17 +61,24 @@ export interface LogTarget {
   /** The log file. */
   path: string
   settings: LogSettings
-  /** Names the FIFO among a service's own (logPipePath); '' unless another process of the service still writes through that one. */
+  /**
+   * Names the FIFO among a service's own (logPipePath): '' unless another process of the
+   * service still writes through that one (a rollout's second process, while the first
+   * one's log process still drains the first pipe).
+   */
   pipe?: string
 }
 
-/**
- * A log process for one service. `pipe` names the FIFO among a service's own: a rollout's
- * second process writes the same log through a pipe of its own while the first one's
- * writer still drains the first's.
- */
-export function startLogWriter(path: string, settings: LogSettings, spawn: typeof spawnChild, pipe = ''): LogWriter {
-  return startLogWriters([{path, settings, pipe}], spawn)[0]!
+/** Log pipes opened and held, and the log process that is to read them. */
+export interface OpenedLogPipes {
+  writers: LogWriter[]
+  /**
+   * Spawns the log process, which takes over the held read ends. Throws, with the pipes'
+   * ends here closed, when it cannot be spawned.
+   */
+  startReading(spawn: typeof spawnChild): void
+  /** Closes the pipes' ends here without a log process (nothing will write to them). */
+  discard(): void
 }
 
 /**
@@ -79,32 +86,36 @@ export function startLogWriter(path: string, settings: LogSettings, spawn: typeo
  * nothing left open, when a pipe cannot be opened or the process cannot be spawned.
  */
 export function startLogWriters(targets: readonly LogTarget[], spawn: typeof spawnChild): LogWriter[] {
+  const opened = openLogPipes(targets)
+  opened.startReading(spawn)
+  return opened.writers
+}
+
+/**
+ * The pipes of the targets, made if missing and open at both ends, before their log
+ * process: what a service writes meanwhile waits in the pipe (the held read end keeps it
+ * open), so a service may be spawned first.
+ */
+export function openLogPipes(targets: readonly LogTarget[]): OpenedLogPipes {
   const fifos = targets.map((target) => logPipePath(target.path, target.pipe))
   makeLogPipes(fifos)
   // Held open for reading and writing, a FIFO lets the write-only open below return at
   // once, and keeps what the service writes before the log process has opened its end.
   const holders: number[] = []
   const inputs: number[] = []
-  let writer
+  const closeHolders = () => {
+    for (const fd of holders.splice(0)) closeSync(fd)
+  }
   try {
     for (const fifo of fifos) {
       holders.push(openSync(fifo, constants.O_RDWR))
       inputs.push(openSync(fifo, constants.O_WRONLY))
     }
-    const args = targets.flatMap((target, index) => [target.path, String(target.settings.maxBytes), String(target.settings.keep), fifos[index]!])
-    // Detached: a group of its own, so neither a stop of a service's group nor a terminal's
-    // Ctrl-C reaches it; it ends when its last input does. Holder I is its descriptor 3 + I.
-    writer = spawn('perl', [LOG_WRITER, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit', ...holders],
-      detached: true,
-    })
   } catch (error) {
+    closeHolders()
     for (const fd of inputs) closeSync(fd)
     throw error
-  } finally {
-    for (const fd of holders) closeSync(fd)
   }
-  writer.unref()
   const finished = targets.map(() => {
     let resolve!: () => void
     const promise = new Promise<void>((settle) => (resolve = settle))
@@ -113,20 +124,7 @@ export function startLogWriters(targets: readonly LogTarget[], spawn: typeof spa
   const finishAll = () => {
     for (const {resolve} of finished) resolve()
   }
-  writer.once('exit', finishAll)
-  writer.once('error', finishAll)
-  // The process writes a pipe's number once it is done with it; nothing else keeps this
-  // process waiting for that, so the stream is no reason to stay alive.
-  const numbers = writer.stdout as Socket
-  numbers.unref()
-  let partial = ''
-  numbers.on('data', (chunk: Buffer) => {
-    const lines = (partial + chunk.toString('latin1')).split('\n')
-    partial = lines.pop() ?? ''
-    for (const line of lines) finished[Number(line)]?.resolve()
-  })
-  numbers.on('error', () => undefined)
-  return inputs.map((input, index) => {
+  const writers: LogWriter[] = inputs.map((input, index) => {
     let inputOpen = true
     return {
       inputFd: input,
@@ -139,6 +137,48 @@ export function startLogWriters(targets: readonly LogTarget[], spawn: typeof spa
       done: () => Promise.race([finished[index]!.promise, new Promise<void>((resolve) => setTimeout(resolve, LOG_FLUSH_WAIT_MS).unref())]),
     }
   })
+  const startReading = (spawn: typeof spawnChild) => {
+    const args = targets.flatMap((target, index) => [target.path, String(target.settings.maxBytes), String(target.settings.keep), fifos[index]!])
+    let writer
+    try {
+      // Detached: a group of its own, so neither a stop of a service's group nor a
+      // terminal's Ctrl-C reaches it; it ends when its last input does. Holder I is its
+      // descriptor 3 + I.
+      writer = spawn('perl', [LOG_WRITER, ...args], {
+        stdio: ['ignore', 'pipe', 'inherit', ...holders],
+        detached: true,
+      })
+    } catch (error) {
+      for (const each of writers) each.closeInput()
+      finishAll()
+      throw error
+    } finally {
+      closeHolders()
+    }
+    writer.unref()
+    writer.once('exit', finishAll)
+    writer.once('error', finishAll)
+    // The process writes a pipe's number once it is done with it; nothing else keeps this
+    // process waiting for that, so the stream is no reason to stay alive.
+    const numbers = writer.stdout as Socket
+    numbers.unref()
+    let partial = ''
+    numbers.on('data', (chunk: Buffer) => {
+      const lines = (partial + chunk.toString('latin1')).split('\n')
+      partial = lines.pop() ?? ''
+      for (const line of lines) finished[Number(line)]?.resolve()
+    })
+    numbers.on('error', () => undefined)
+  }
+  return {
+    writers,
+    startReading,
+    discard: () => {
+      closeHolders()
+      for (const each of writers) each.closeInput()
+      finishAll()
+    },
+  }
 }
 
 /** The named pipe a service's output goes through to its log process. */

@@ -1,12 +1,12 @@
 // Spawns one service instance: an argv (never a shell), its own process group (detached)
-// so a stop reaches its children, output into a pipe read by the service's own log
-// process, and no tie to the daemon's life, so services and their logs outlive a daemon
-// that dies. child_process rather than execa, which the rest of qm uses: this is one spawn
+// so a stop reaches its children, output into a pipe read by a log process (its own, or
+// one shared by the services of a start), and no tie to the daemon's life, so services and
+// their logs outlive a daemon that dies. child_process rather than execa, which the rest of qm uses: this is one spawn
 // with two descriptors and an exit, and importing execa cost the daemon's first start
 // 145 ms and its resident memory about 2.6 MB (measured under the daemon's V8 flags).
 import {spawn as spawnChild} from 'node:child_process'
 import type {LogSettings} from '../manifest/types.js'
-import {startLogWriter, type LogWriter} from './log-files.js'
+import {openLogPipes, type LogWriter} from './log-files.js'
 import {processStartTime} from './proc.js'
 
 export interface ExitInfo {
@@ -43,7 +43,8 @@ export interface SpawnRequest {
  */
 export function spawnProcess(request: SpawnRequest): SpawnedProcess {
   const logPipe = request.logPipe ?? ''
-  const writer = request.logWriter ?? startLogWriter(request.logFile, request.logs, spawnChild, logPipe)
+  const pipes = request.logWriter ? undefined : openLogPipes([{path: request.logFile, settings: request.logs, pipe: logPipe}])
+  const writer = request.logWriter ?? pipes!.writers[0]!
   let child
   try {
     child = spawnChild(request.executable, request.args, {
@@ -52,10 +53,21 @@ export function spawnProcess(request: SpawnRequest): SpawnedProcess {
       detached: true,
       stdio: ['ignore', writer.inputFd, writer.inputFd],
     })
+  } catch (error) {
+    pipes?.discard()
+    throw error
   } finally {
     // The service holds its own copy of the pipe's write end; with ours closed, the log
     // process sees the end of its input when the service and its children are gone.
     writer.closeInput()
+  }
+  // Its log process after the service, not before: a respawn then waits for one exec
+  // rather than two, and what the service prints meanwhile waits in the pipe.
+  try {
+    pipes?.startReading(spawnChild)
+  } catch {
+    // The service runs already and must be recorded: without its log process, its writes
+    // fail (EPIPE) as after a log process's death, and its next launch makes a new one.
   }
   const exited = new Promise<ExitInfo>((resolve) => child.once('exit', (code, signal) => resolve({code, signal})))
   const pid = child.pid
