@@ -1,4 +1,4 @@
-// Checks a certificate set the way grpc-js and grpcio will use it, before they do: every
+// Checks a certificate set the way qm's gRPC clients and grpcio will use it, before they do: every
 // file there and parseable, both leaves signed by the CA, keys matching, the server
 // names covering the host, the right key usages, dates, and key file permissions.
 import {X509Certificate, createPrivateKey, type KeyObject} from 'node:crypto'

@@ -28,7 +28,7 @@ A NAME's port comes from the registry, its certificates and health settings from
 
   async run(): Promise<HealthReport> {
     const {args, flags} = await this.parse(Health)
-    // grpc-js and the protos load here, not at start-up: `qm --version` never pays for them.
+    // The probes' HTTP/2 client and the protos load here, not at start-up: `qm --version` never pays for them.
     const {checkHealth, describeHealth} = await import('../health/check.js')
     const report = await checkHealth({
       target: args.target,

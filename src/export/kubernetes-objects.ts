@@ -20,7 +20,7 @@ export const CERTS_MOUNT = '/etc/qm/certs'
 export const IMAGE_PROJECT_DIR = '/app'
 
 const DNS_LABEL = /^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$/
-/** qm's own start-up inside the probe (node, grpc-js, the certificates) on top of the probe's timeout. */
+/** qm's own start-up inside the probe (node, the probe, the certificates) on top of the probe's timeout. */
 const PROBE_PROCESS_MARGIN_S = 3
 /** How often the startup probe asks while the service starts: each ask is a node process. */
 const STARTUP_PERIOD_S = 2

@@ -10,6 +10,7 @@
 import {connect as connectHttp2, constants, type ClientHttp2Session, type IncomingHttpHeaders} from 'node:http2'
 import {isIP} from 'node:net'
 import {checkServerIdentity, connect as connectTls, type SecureContext} from 'node:tls'
+import {formatHostPort} from './dial-guard.js'
 import {GrpcStatus, type CallStatus} from './status-codes.js'
 
 export type {IncomingHttpHeaders}
@@ -20,13 +21,16 @@ export interface CallHandlers {
   /** One whole message, as it came. */
   onMessage?(message: Buffer): void
   /** Exactly once: the status, with the trailers (or headers) it came in when the server sent one. */
-  onStatus(status: CallStatus, trailers: IncomingHttpHeaders | undefined): void
+  onStatus(status: CallStatus, trailers?: IncomingHttpHeaders): void
 }
 
 export interface ActiveCall {
   /** Ends the call (RST_STREAM CANCEL); its status is CANCELLED unless it had one already. */
   cancel(): void
 }
+
+/** grpc-js's default limit on a received message: a probe's answers are a few bytes. */
+const MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 /** HTTP statuses a gRPC server (or a proxy in front of it) may answer with, as gRPC maps them. */
 const HTTP_TO_GRPC: Record<number, number> = {
@@ -57,7 +61,7 @@ export class Http2GrpcChannel {
 
   /** A call now goes out on an open connection, dialling nothing. */
   get isReady(): boolean {
-    return this.ready !== undefined
+    return this.openReady() !== undefined
   }
 
   call(path: string, message: Buffer, deadlineMs: number, handlers: CallHandlers): ActiveCall {
@@ -73,10 +77,25 @@ export class Http2GrpcChannel {
       cancelStream?.()
       end({code: GrpcStatus.DEADLINE_EXCEEDED, details: 'Deadline exceeded'})
     }, Math.max(0, deadlineMs - performance.now()))
+    // Nothing of a call reaches its handlers once it has its status (a cancel, the deadline).
+    const live: CallHandlers = {
+      onHeaders: (headers) => {
+        if (!ended) handlers.onHeaders?.(headers)
+      },
+      onMessage: (bytes) => {
+        if (!ended) handlers.onMessage?.(bytes)
+      },
+      onStatus: end,
+    }
     this.connection().then(
       (session) => {
         if (ended) return
-        cancelStream = this.send(session, path, message, deadlineMs, handlers, end)
+        try {
+          cancelStream = this.send(session, path, message, deadlineMs, live)
+        } catch (error) {
+          // A session that went away between the connect and this request.
+          end({code: GrpcStatus.UNAVAILABLE, details: (error as Error).message})
+        }
       },
       (error: Error) => end({code: GrpcStatus.UNAVAILABLE, details: error.message}),
     )
@@ -87,6 +106,13 @@ export class Http2GrpcChannel {
         end({code: GrpcStatus.CANCELLED, details: 'Cancelled on client'})
       },
     }
+  }
+
+  /** The ready session while it can still take a call; Node marks one closed or destroyed some ticks before its 'close'. */
+  private openReady(): ClientHttp2Session | undefined {
+    const session = this.ready
+    if (session && (session.closed || session.destroyed)) this.ready = undefined
+    return this.ready
   }
 
   close(): void {
@@ -102,8 +128,8 @@ export class Http2GrpcChannel {
     message: Buffer,
     deadlineMs: number,
     handlers: CallHandlers,
-    end: (status: CallStatus, trailers?: IncomingHttpHeaders) => void,
   ): () => void {
+    const end = handlers.onStatus
     const stream = session.request({
       ':method': 'POST',
       ':path': path,
@@ -116,6 +142,7 @@ export class Http2GrpcChannel {
     let trailers: IncomingHttpHeaders | undefined
     let streamError: Error | undefined
     let pending: Buffer = Buffer.alloc(0)
+    let cancelled = false
     stream.on('response', (received) => {
       headers = received
       handlers.onHeaders?.(received)
@@ -124,8 +151,15 @@ export class Http2GrpcChannel {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
       while (pending.length >= 5) {
         const length = pending.readUInt32BE(1)
+        if (length > MAX_MESSAGE_BYTES) {
+          cancelled = true
+          stream.close(constants.NGHTTP2_CANCEL)
+          end({code: GrpcStatus.RESOURCE_EXHAUSTED, details: `Received message larger than max (${length} vs ${MAX_MESSAGE_BYTES})`})
+          return
+        }
         if (pending.length < 5 + length) return
         if (pending[0] !== 0) {
+          cancelled = true
           stream.close(constants.NGHTTP2_CANCEL)
           end({code: GrpcStatus.INTERNAL, details: 'the server sent a compressed message, though qm asked for none'})
           return
@@ -152,13 +186,24 @@ export class Http2GrpcChannel {
         end({code: HTTP_TO_GRPC[httpStatus] ?? GrpcStatus.UNKNOWN, details: `Received HTTP status code ${httpStatus}`})
         return
       }
-      if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) end({code: GrpcStatus.UNAVAILABLE, details: 'Stream refused by server'})
-      else if (stream.rstCode === constants.NGHTTP2_CANCEL) end({code: GrpcStatus.CANCELLED, details: 'Call cancelled'})
-      else if (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR) end({code: GrpcStatus.INTERNAL, details: `Received RST_STREAM with code ${stream.rstCode}`})
-      else end({code: GrpcStatus.UNAVAILABLE, details: streamError?.message ?? 'Connection dropped'})
+      // The connection went (the service exited or reset it): what grpc-js calls a dropped connection.
+      if (!cancelled && (session.closed || session.destroyed)) {
+        end({code: GrpcStatus.UNAVAILABLE, details: streamError?.message ?? 'Connection dropped'})
+      } else if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) {
+        end({code: GrpcStatus.UNAVAILABLE, details: 'Stream refused by server'})
+      } else if (stream.rstCode === constants.NGHTTP2_CANCEL) {
+        end({code: GrpcStatus.CANCELLED, details: 'Call cancelled'})
+      } else if (stream.rstCode !== undefined && stream.rstCode !== constants.NGHTTP2_NO_ERROR) {
+        end({code: GrpcStatus.INTERNAL, details: `Received RST_STREAM with code ${stream.rstCode}`})
+      } else if (streamError) {
+        end({code: GrpcStatus.UNAVAILABLE, details: streamError.message})
+      } else {
+        end({code: GrpcStatus.INTERNAL, details: 'Call ended without gRPC status'})
+      }
     })
     stream.end(framed(message))
     return () => {
+      cancelled = true
       if (!stream.closed) stream.close(constants.NGHTTP2_CANCEL)
     }
   }
@@ -166,27 +211,38 @@ export class Http2GrpcChannel {
   /** The open connection, or a new one: ready once the server has sent its HTTP/2 SETTINGS, as grpc-js counts it. */
   private connection(): Promise<ClientHttp2Session> {
     if (this.closed) return Promise.reject(new Error('channel closed'))
-    if (this.ready) return Promise.resolve(this.ready)
+    const ready = this.openReady()
+    if (ready) return Promise.resolve(ready)
     this.connecting ??= new Promise<ClientHttp2Session>((resolve, reject) => {
       const ip = isIP(this.serverName) !== 0
-      const session = connectHttp2(`https://${ip ? this.address : this.serverName}:${this.port}`, {
-        createConnection: () =>
-          connectTls({
-            host: this.address,
-            port: this.port,
-            secureContext: this.secureContext,
-            ALPNProtocols: ['h2'],
-            // SNI takes a name only; the certificate is checked against the name either way.
-            ...(ip ? {} : {servername: this.serverName}),
-            checkServerIdentity: (_host, certificate) => checkServerIdentity(this.serverName, certificate),
-          }),
-        settings: {enablePush: false},
-      })
+      // The authority is only the :authority header: the socket below goes to the address.
+      const authority = ip ? formatHostPort(this.serverName, this.port) : `${this.serverName}:${this.port}`
+      let session: ClientHttp2Session
+      try {
+        session = connectHttp2(`https://${authority}`, {
+          createConnection: () =>
+            connectTls({
+              host: this.address,
+              port: this.port,
+              secureContext: this.secureContext,
+              ALPNProtocols: ['h2'],
+              // SNI takes a name only; the certificate is checked against the name either way.
+              ...(ip ? {} : {servername: this.serverName}),
+              checkServerIdentity: (_host, certificate) => checkServerIdentity(this.serverName, certificate),
+            }),
+          settings: {enablePush: false},
+        })
+      } catch (error) {
+        this.connecting = undefined
+        reject(error as Error)
+        return
+      }
       this.sessions.add(session)
       let lastError: Error | undefined
       let settled = false
       session.on('error', (error) => {
         lastError = error
+        if (this.ready === session) this.ready = undefined
       })
       session.once('remoteSettings', () => {
         settled = true
@@ -205,7 +261,7 @@ export class Http2GrpcChannel {
         if (settled) return
         this.connecting = undefined
         // grpc-js's words for a connection that closed without an error of its own.
-        reject(lastError ?? new Error('Failed to connect'))
+        reject(this.closed ? new Error('channel closed') : (lastError ?? new Error('Failed to connect')))
       })
     })
     return this.connecting
@@ -221,9 +277,9 @@ function framed(message: Buffer): Buffer {
 }
 
 function statusOf(fields: IncomingHttpHeaders): CallStatus {
-  const code = Number(fields['grpc-status'])
+  const code = fields['grpc-status']
   const message = fields['grpc-message']
-  return {code: Number.isInteger(code) ? code : GrpcStatus.UNKNOWN, details: typeof message === 'string' ? decodeMessage(message) : ''}
+  return {code: typeof code === 'string' && /^\d+$/.test(code) ? Number(code) : GrpcStatus.UNKNOWN, details: typeof message === 'string' ? decodeMessage(message) : ''}
 }
 
 /** grpc-message is percent-encoded UTF-8. */

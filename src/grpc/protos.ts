@@ -22,7 +22,7 @@ export interface HealthCheckResponse {
   status: string
 }
 
-/** What grpc-js needs of a method: how to write its request and read its response. */
+/** How to write a method's request and read its response (the probes' channel and grpc-js alike). */
 export interface MethodCodec<Request, Response> {
   requestSerialize: (value: Request) => Buffer
   responseDeserialize: (bytes: Buffer) => Response

@@ -110,7 +110,7 @@ export class ProbeChannels {
     // A ready channel sends on its open connection and dials nothing, so it needs no
     // guard; any other would connect, and the guard applies.
     const ready = kept?.client.isReady === true
-    // A channel that is not READY will connect anew, perhaps to a restarted service.
+    // A channel that is not ready will connect anew, perhaps to a restarted service.
     if (kept && !ready) kept.noHealthService = false
     if (kept?.local && !ready && !(await stillListening(kept.address, target.port, listenerCacheMs))) {
       this.drop(target)

@@ -131,6 +131,7 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
     await stopGroup(spawned.pid, r.service.stopTimeoutMs)
     return
   }
+  if (spawned.logProblem) r.context.warn(`${r.name}: ${spawned.logProblem}`)
   const running: RunningProcess = {...spawned, adopted: false, startedAtMs: r.clock.nowMs(), watch: new AbortController()}
   r.process = running
   r.fingerprint = launchFingerprint(r.service, port)

@@ -83,7 +83,8 @@ export interface OpenedLogPipes {
 
 /**
  * One log process for all the targets; their pipes are made first if missing. Throws, with
- * nothing left open, when a pipe cannot be opened or the process cannot be spawned.
+ * nothing left open, when a pipe cannot be opened or the spawn throws; a spawn that fails
+ * later (no such program) ends every writer's `finished`.
  */
 export function startLogWriters(targets: readonly LogTarget[], spawn: typeof spawnChild): LogWriter[] {
   const opened = openLogPipes(targets)
@@ -158,6 +159,12 @@ export function openLogPipes(targets: readonly LogTarget[]): OpenedLogPipes {
     writer.unref()
     writer.once('exit', finishAll)
     writer.once('error', finishAll)
+    // Out of descriptors or processes, Node reports the failure as 'error' on the next tick
+    // and makes no stdio: the pipes' ends here are closed, as for a throw.
+    if (!writer.stdout) {
+      for (const each of writers) each.closeInput()
+      return
+    }
     // The process writes a pipe's number once it is done with it; nothing else keeps this
     // process waiting for that, so the stream is no reason to stay alive.
     const numbers = writer.stdout as Socket

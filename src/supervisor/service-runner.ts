@@ -7,7 +7,7 @@ import type {ChildRecord} from '../registry/child-records.js'
 import {watchAdoptedExit} from './exit-watch.js'
 import {launchFingerprint, serviceArgv, type ServiceInstance} from '../manifest/instances.js'
 import {prepare, start, type StartOptions} from './launch.js'
-import {logPipePath, type LogTarget} from './log-files.js'
+import type {LogTarget} from './log-files.js'
 import {probeLiveness} from './liveness.js'
 import {findSpawnedLeader, isSameProcess, sampleUsage, startTimeToEpochMs} from './proc.js'
 import type {InstanceMetrics, RestartReason} from './tally.js'
@@ -110,11 +110,6 @@ export class ServiceRunner {
   /** Operator start. Resolves when the service is healthy or the attempt has failed. */
   start(cause = 'started by operator', options: StartOptions = {}): Promise<AttemptResult> {
     return start(this.record, cause, options)
-  }
-
-  /** The named pipe its output goes through to its log process. */
-  get logPipePath(): string {
-    return logPipePath(this.record.logFile)
   }
 
   /** What its log process writes: Supervisor.start spawns one for all of a layer ahead of their launches. */

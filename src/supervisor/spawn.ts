@@ -22,6 +22,8 @@ export interface SpawnedProcess {
   logged: () => Promise<void>
   /** Which of the service's log pipes it writes to ('' or 'next'). */
   logPipe: string
+  /** Why its output has no log process, when one could not be started for it. */
+  logProblem?: string
 }
 
 export interface SpawnRequest {
@@ -61,21 +63,25 @@ export function spawnProcess(request: SpawnRequest): SpawnedProcess {
     // process sees the end of its input when the service and its children are gone.
     writer.closeInput()
   }
-  // Its log process after the service, not before: a respawn then waits for one exec
-  // rather than two, and what the service prints meanwhile waits in the pipe.
-  try {
-    pipes?.startReading(spawnChild)
-  } catch {
-    // The service runs already and must be recorded: without its log process, its writes
-    // fail (EPIPE) as after a log process's death, and its next launch makes a new one.
-  }
   const exited = new Promise<ExitInfo>((resolve) => child.once('exit', (code, signal) => resolve({code, signal})))
   const pid = child.pid
   if (pid === undefined) {
+    pipes?.discard()
     // Node tells why on the next tick, too late for a synchronous caller; resolveExecutable
     // and the working-folder check have ruled out the usual reasons before this point.
     child.once('error', () => undefined)
     throw new Error(`could not spawn ${request.executable}`)
   }
-  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done, logPipe}
+  // Its log process after the service, not before: a respawn then waits for one exec
+  // rather than two, and what the service prints meanwhile waits in the pipe.
+  let logProblem: string | undefined
+  try {
+    pipes?.startReading(spawnChild)
+  } catch (error) {
+    // The service runs already and must be recorded. Without a reader, its next write to
+    // the pipe fails (EPIPE, or SIGPIPE where that is not ignored), as after a log
+    // process's death; its next launch makes a new one.
+    logProblem = `its log process could not be started: ${(error as Error).message}`
+  }
+  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done, logPipe, ...(logProblem ? {logProblem} : {})}
 }

@@ -109,6 +109,34 @@ describe("the probes' HTTP/2 client", () => {
     })
   })
 
+  test('a connection dropped in the middle of a call is unreachable, not a failed RPC', async () => {
+    const port = await serve((_stream, _path, session) => session.destroy())
+    const result = await probeOnce(targetFor(port, certs), {timeoutMs: 2000, type: 'grpc'})
+    expect(result.status).toBe('UNREACHABLE')
+    expect(result.reason).toMatch(/connection was closed/)
+  })
+
+  test('a stream that ends without a gRPC status is a failed RPC that says so', async () => {
+    const port = await serve((stream) => stream.respond({':status': 200, 'content-type': 'application/grpc'}, {endStream: true}))
+    expect(await probeOnce(targetFor(port, certs), {timeoutMs: 2000, type: 'grpc'})).toMatchObject({
+      status: 'NOT_SERVING',
+      reason: 'grpc.health.v1.Health/Check failed with INTERNAL: Call ended without gRPC status',
+    })
+  })
+
+  test('a message that says it is larger than 4 MiB is refused before it is read', async () => {
+    const port = await serve((stream) => {
+      stream.respond({':status': 200, 'content-type': 'application/grpc'})
+      const prefix = Buffer.alloc(5)
+      prefix.writeUInt32BE(5 * 1024 * 1024, 1)
+      stream.write(prefix)
+    })
+    expect(await probeOnce(targetFor(port, certs), {timeoutMs: 2000, type: 'grpc'})).toMatchObject({
+      status: 'NOT_SERVING',
+      reason: 'grpc.health.v1.Health/Check failed with RESOURCE_EXHAUSTED: Received message larger than max (5242880 vs 4194304)',
+    })
+  })
+
   test('a stream refused with RST_STREAM is unreachable; a connection the server sent GOAWAY on is replaced', async () => {
     let refuse = true
     let goneAway = false

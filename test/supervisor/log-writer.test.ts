@@ -2,11 +2,11 @@
 // pipes): each pipe's lines go to its own file, behind their times; a pipe's end is told
 // on its own while the others go on; one log that cannot be written loses only its lines.
 import {spawn} from 'node:child_process'
-import {mkdirSync, mkdtempSync, readFileSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
-import {startLogWriters, type LogWriter} from '../../src/supervisor/log-files.js'
+import {logPipePath, openLogPipes, startLogWriters, type LogWriter} from '../../src/supervisor/log-files.js'
 import {isAlive, logWriters, waitFor} from '../helpers/project.js'
 
 const settings = {maxBytes: 1024 * 1024, keep: 2}
@@ -81,5 +81,17 @@ describe('one log process for the services of a start', () => {
     await expect(code).resolves.toBe(0)
     await expect(ended(toGood!)).resolves.toBe('done')
     expect(readFileSync(good, 'utf8')).toMatch(/Z fine\n$/)
+  })
+
+  it('reads a pipe whose path was removed after qm opened it: the log process takes it over through the open descriptor', async () => {
+    dir = mkdtempSync(join(tmpdir(), 'qm-log-writer-'))
+    const path = join(dir, 'gone.log')
+    const opened = openLogPipes([{path, settings}])
+    unlinkSync(logPipePath(path))
+    opened.startReading(spawn)
+    const [writer] = opened.writers
+    writeThrough(writer!, 'still here\\n')
+    await expect(ended(writer!)).resolves.toBe('done')
+    expect(readFileSync(path, 'utf8')).toMatch(/Z still here\n$/)
   })
 })
