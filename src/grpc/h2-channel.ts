@@ -213,7 +213,8 @@ export class Http2GrpcChannel {
     if (this.closed) return Promise.reject(new Error('channel closed'))
     const ready = this.openReady()
     if (ready) return Promise.resolve(ready)
-    this.connecting ??= new Promise<ClientHttp2Session>((resolve, reject) => {
+    if (this.connecting) return this.connecting
+    const attempt = new Promise<ClientHttp2Session>((resolve, reject) => {
       const ip = isIP(this.serverName) !== 0
       // The authority is only the :authority header: the socket below goes to the address.
       const authority = ip ? formatHostPort(this.serverName, this.port) : `${this.serverName}:${this.port}`
@@ -233,7 +234,6 @@ export class Http2GrpcChannel {
           settings: {enablePush: false},
         })
       } catch (error) {
-        this.connecting = undefined
         reject(error as Error)
         return
       }
@@ -246,7 +246,6 @@ export class Http2GrpcChannel {
       })
       session.once('remoteSettings', () => {
         settled = true
-        this.connecting = undefined
         if (this.closed) return reject(new Error('channel closed'))
         this.ready = session
         resolve(session)
@@ -259,12 +258,17 @@ export class Http2GrpcChannel {
         this.sessions.delete(session)
         if (this.ready === session) this.ready = undefined
         if (settled) return
-        this.connecting = undefined
         // grpc-js's words for a connection that closed without an error of its own.
         reject(this.closed ? new Error('channel closed') : (lastError ?? new Error('Failed to connect')))
       })
     })
-    return this.connecting
+    // The next call after this attempt, whatever its outcome, starts from the state then.
+    const forget = () => {
+      if (this.connecting === attempt) this.connecting = undefined
+    }
+    attempt.then(forget, forget)
+    this.connecting = attempt
+    return attempt
   }
 }
 
