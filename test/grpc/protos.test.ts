@@ -59,3 +59,30 @@ describe('grpc.health.v1 Check', () => {
     expect(healthCheckMethod.responseDeserialize(Buffer.from([0x08, 0x07]))).toEqual({status: '7'})
   })
 })
+
+describe('malformed messages', () => {
+  // What qm makes of them: a value read as protobuf's wire format reads it, or a refusal,
+  // which the probes report as a message they cannot decode. Never a value made up.
+  const outcome = (read: () => unknown) => {
+    try {
+      return read()
+    } catch (error) {
+      return `refused: ${(error as Error).message}`
+    }
+  }
+  test.each<[string, number[], unknown, unknown]>([
+    ['a length running past the end', [0x0a, 0x05, 0x68, 0x65], {payload: 'he'}, 'refused: index out of range: 2 + 5 > 4'],
+    ['a tag with nothing after it', [0x0a], 'refused: index out of range: 1 + 1 > 1', 'refused: index out of range: 1 + 1 > 1'],
+    ['a varint cut short', [0x08, 0x85], 'refused: index out of range: 2 + 1 > 2', 'refused: index out of range: 2 + 1 > 2'],
+    ['a ten-byte varint (a negative enum)', [0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01], {payload: ''}, {status: '-1'}],
+    ['a varint of eleven bytes', [0x08, ...Array<number>(10).fill(0x80), 0x01], {payload: ''}, 'refused: index out of range: 11 + 10 > 12'],
+    ['a group around other fields', [0x1b, 0x08, 0x01, 0x1c, 0x0a, 0x01, 0x61, 0x08, 0x02], {payload: 'a'}, {status: 'NOT_SERVING'}],
+    ['a group never closed', [0x1b, 0x08, 0x01], 'refused: index out of range: 3 + 1 > 3', 'refused: index out of range: 3 + 1 > 3'],
+    ['wire type 6', [0x0e], 'refused: invalid wire type 6 at offset 1', 'refused: invalid wire type 6 at offset 1'],
+    ['a fixed64 cut short', [0x19, 0x01, 0x02], 'refused: index out of range: 1 + 8 > 3', 'refused: index out of range: 1 + 8 > 3'],
+  ])('%s', (_what, bytes, call, health) => {
+    const buffer = Buffer.from(bytes)
+    expect(outcome(() => callMethod.responseDeserialize(buffer))).toEqual(call)
+    expect(outcome(() => healthCheckMethod.responseDeserialize(buffer))).toEqual(health)
+  })
+})
