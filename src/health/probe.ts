@@ -16,8 +16,7 @@ import {probeTcp} from './probe-tcp.js'
 
 /**
  * The channel and the probes built on it, loaded by the first probe rather than with the
- * module: a command that probes nothing (qm status) does not load node:http2, and a start
- * spawns its services before it probes any, so the load runs while they start.
+ * module: a command that probes nothing (qm status) does not load node:http2.
  */
 async function loadGrpcModules() {
   const [channel, credentials, call, health] = await Promise.all([

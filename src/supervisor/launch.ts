@@ -110,7 +110,6 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
   r.credentialWarning = false
   const scope = r.scope.signal
   const port = r.port!
-  const spawnedNow = r.context.spawns.spawning()
   let spawned
   try {
     // The port was checked when the operator started the service (prepare). A restart does
@@ -121,11 +120,9 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
     spawned = spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs, ...(logWriter ? {logWriter} : {})})
   } catch (error) {
     logWriter?.closeInput()
-    spawnedNow()
     failedStart(r, (error as Error).message, error instanceof SpawnRefused ? error.hint : undefined)
     return
   }
-  spawnedNow()
   if (scope.aborted) {
     // Stopped while spawning: the stop found no process, so end this one here.
     await stopGroup(spawned.pid, r.service.stopTimeoutMs)
@@ -138,9 +135,6 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
   r.save()
   watchExit(r, running)
 
-  // The other services of this start are spawned first (spawn-batch.ts); an exit meanwhile
-  // is seen below all the same.
-  await r.context.spawns.settled()
   const waitScope = new AbortController()
   const signal = AbortSignal.any([scope, waitScope.signal])
   const ready = waitUntilServing(r.target(port), {...r.probeOptions(), startTimeoutMs: r.service.health.startTimeoutMs, probeUntilDeadline: true, channels: r.context.channels, signal})

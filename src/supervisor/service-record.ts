@@ -9,7 +9,6 @@ import type {ListenerSnapshots} from '../net/listener-snapshots.js'
 import type {TcpSocket} from '../net/socket-table.js'
 import type {ChildRecord, ChildRecords} from '../registry/child-records.js'
 import type {EndpointStore} from '../registry/store.js'
-import type {SpawnBatch} from './spawn-batch.js'
 import type {Clock} from './clock.js'
 import type {ServiceInstance} from '../manifest/instances.js'
 import {logPath} from './log-files.js'
@@ -37,8 +36,6 @@ export interface RunnerContext {
   warn: (message: string) => void
   /** True once the supervisor is shutting down: nothing new is launched after that. */
   closing: () => boolean
-  /** The launches of one start: all spawned before any is probed. */
-  spawns: SpawnBatch
 }
 
 /** What the services of one start share: one socket table read, one check per certificate set. */
