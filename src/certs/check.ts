@@ -7,6 +7,7 @@ import {isIP} from 'node:net'
 import {basename} from 'node:path'
 import {QmError} from '../errors.js'
 import type {CertPaths} from '../manifest/types.js'
+import {utcTimestamp} from '../utc-time.js'
 
 export type FindingLevel = 'ok' | 'warn' | 'fail'
 
@@ -221,7 +222,7 @@ function octal(mode: number): string {
 }
 
 function isoSeconds(date: Date): string {
-  return date.toISOString().replace(/\.\d{3}Z$/, 'Z')
+  return utcTimestamp(date.getTime()).replace(/\.\d{3}Z$/, 'Z')
 }
 
 // OpenSSL messages read "error:0480006C:PEM routines::no start line"; the tail is the part a person reads.

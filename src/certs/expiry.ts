@@ -4,6 +4,7 @@ import {X509Certificate} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import type {CertPaths} from '../manifest/types.js'
 import {EXPIRY_WARNING_DAYS} from './check.js'
+import {utcTimestamp} from '../utc-time.js'
 
 export interface ExpiringCertificate {
   file: string
@@ -29,7 +30,7 @@ export function certificateExpiries(sets: readonly CertPaths[], now = new Date()
       continue // missing or unreadable: qm start and qm certs check report that, not status
     }
     const expiresAt = new Date(certificate.validTo)
-    all.push({file, expiresAt: expiresAt.toISOString(), daysLeft: Math.floor((expiresAt.getTime() - now.getTime()) / DAY_MS)})
+    all.push({file, expiresAt: utcTimestamp(expiresAt.getTime()), daysLeft: Math.floor((expiresAt.getTime() - now.getTime()) / DAY_MS)})
   }
   return all
 }

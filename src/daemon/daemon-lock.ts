@@ -4,10 +4,11 @@
 // and two daemons started at the same instant cannot both win.
 import {mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
-import Database from 'better-sqlite3'
+import type BetterSqlite3 from 'better-sqlite3'
+import {Database} from '../registry/sqlite-driver.js'
 
 export class DaemonLock {
-  private constructor(private readonly db: Database.Database) {}
+  private constructor(private readonly db: BetterSqlite3.Database) {}
 
   /** The lock, or undefined when another living daemon holds it. */
   static tryAcquire(file: string): DaemonLock | undefined {

@@ -6,8 +6,9 @@ import {manifestStamp} from '../manifest/cache.js'
 import {loadManifest} from '../manifest/load.js'
 import {Daemon, DaemonBusyError} from './daemon.js'
 import {DAEMON_REFUSED} from '../control/paths.js'
+import {utcTimestamp} from '../utc-time.js'
 
-const log = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`)
+const log = (line: string) => process.stdout.write(`${utcTimestamp(Date.now())} ${line}\n`)
 
 async function main(manifestFile: string): Promise<void> {
   // Taken before the file is read: a change while it is read shows at the next start.

@@ -10,6 +10,7 @@ import {stillListening} from './dial-guard.js'
 import {GrpcStatus, statusName, type CallStatus} from './status-codes.js'
 import {inspectTls, type TlsInspection} from './tls-inspect.js'
 import type {ProbeResult, ProbeTarget} from './types.js'
+import {utcTimestamp} from '../utc-time.js'
 
 export interface FailureContext {
   target: ProbeTarget
@@ -165,7 +166,7 @@ function lastError(details: string): string {
 }
 
 function formatDate(date: Date): string {
-  return date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
+  return utcTimestamp(date.getTime()).replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
 }
 
 function oneLine(name: string): string {

@@ -4,7 +4,8 @@
 // and `qm status` reads them when no daemon answers.
 import {mkdirSync} from 'node:fs'
 import {dirname, join} from 'node:path'
-import Database from 'better-sqlite3'
+import type BetterSqlite3 from 'better-sqlite3'
+import {Database} from './sqlite-driver.js'
 import {QmError, RegistryError} from '../errors.js'
 import {PreparedStatements} from './statements.js'
 
@@ -65,7 +66,7 @@ export function childRecordsPath(manifest: {stateDir: string}): string {
 }
 
 export class ChildRecords {
-  private readonly db: Database.Database
+  private readonly db: BetterSqlite3.Database
   private readonly statements: PreparedStatements
   private readonly moveInOneCommit: (record: ChildRecord, transition: TransitionRecord) => void
 

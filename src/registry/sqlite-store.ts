@@ -13,7 +13,8 @@
 import {existsSync, mkdirSync} from 'node:fs'
 import {dirname} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
-import Database from 'better-sqlite3'
+import type BetterSqlite3 from 'better-sqlite3'
+import {Database} from './sqlite-driver.js'
 import {NoFreePortError, NotRegisteredError, PortTakenError, RegistryError, RowMovedError} from '../errors.js'
 import {claimPort, pickPort, reuseExisting} from './allocation.js'
 import type {Endpoint, EndpointStore, MoveRequest, RegisterOutcome, RegisterRequest, SeenRow} from './store.js'
@@ -39,7 +40,7 @@ export interface SqliteStoreOptions {
 }
 
 export class SqliteEndpointStore implements EndpointStore {
-  private readonly db: Database.Database
+  private readonly db: BetterSqlite3.Database
   private readonly statements: PreparedStatements
   private readonly table: string
   private readonly lockWaitMs: number

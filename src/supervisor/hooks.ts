@@ -6,6 +6,7 @@
 import {spawn} from 'node:child_process'
 import type {HookSettings} from '../manifest/types.js'
 import type {ServiceState, Transition} from './states.js'
+import {utcTimestamp} from '../utc-time.js'
 
 export type HookName = 'on_fatal' | 'on_unhealthy' | 'on_restart' | 'on_recovered'
 
@@ -53,7 +54,7 @@ export class Hooks {
     const argv = settings && {on_fatal: settings.onFatal, on_unhealthy: settings.onUnhealthy, on_restart: settings.onRestart, on_recovered: settings.onRecovered}[hook]
     if (!settings || !argv) return
     const port = this.portOf(t.name)
-    const event: HookEvent = {event: hook, service: t.service ?? t.name, instance: t.name, from: t.from, state: t.to, reason: t.cause, pid: t.pid ?? null, port: port ?? null, at: new Date(t.atMs).toISOString()}
+    const event: HookEvent = {event: hook, service: t.service ?? t.name, instance: t.name, from: t.from, state: t.to, reason: t.cause, pid: t.pid ?? null, port: port ?? null, at: utcTimestamp(t.atMs)}
     this.run(argv, event, settings.timeoutMs)
   }
 

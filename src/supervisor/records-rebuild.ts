@@ -12,10 +12,11 @@ import {findPortHolders} from '../net/port-holders.js'
 import {expandInstances, launchFingerprint, serviceArgv, type ServiceInstance} from '../manifest/instances.js'
 import type {Manifest} from '../manifest/types.js'
 import {bootTimeMs, processGroupOf, processStartTime, startTimeToEpochMs} from './proc.js'
+import {utcTimestamp} from '../utc-time.js'
 
 /** Moves the damaged file (and its WAL companions) aside; returns where it went. */
 export function moveAside(file: string, nowMs: number): string {
-  const aside = `${file}.damaged-${new Date(nowMs).toISOString().replace(/[:.]/g, '-')}`
+  const aside = `${file}.damaged-${utcTimestamp(nowMs).replace(/[:.]/g, '-')}`
   for (const suffix of ['', '-wal', '-shm']) {
     try {
       renameSync(`${file}${suffix}`, `${aside}${suffix}`)
