@@ -4,6 +4,7 @@
 // records for up to a second and waits for the end-of-stream frame.
 import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {connect} from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it, onTestFinished} from 'vitest'
@@ -137,6 +138,13 @@ describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resou
     await started(project)
     const load = await platformLoad(project, ['extractor'])
     await loadFor(1500)
+    // A client that stays connected holds the drain open until the status has been read: the
+    // platform's Calls end within a second of the row going inactive, and the drain 300 ms
+    // after them, while a status command takes 200 to 400 ms on a busy machine.
+    const lingering = connect((await project.endpoints())[0]!.port, '127.0.0.1')
+    lingering.on('error', () => {})
+    onTestFinished(() => void lingering.destroy())
+    await new Promise((resolve) => lingering.once('connect', resolve))
     const stopping = project.qm('stop', '--drain', '5s')
     const draining = await waitFor(async () => (await statusOf(project)).find((row) => row.state === 'draining'), 'extractor draining')
     expect(draining.drainLeftMs).toBeGreaterThan(0)
@@ -144,6 +152,7 @@ describe.skipIf(lacks('python3-grpcio', 'python3-grpc-tools', 'python3-pkg-resou
     const table = await project.qm('status')
     expect(table.stdout).toMatch(/extractor\s+draining \d+s/)
     expect((await project.endpoints())[0]!.active).toBe(false)
+    lingering.destroy()
     const stopped = await stopping
     expect(stopped.exitCode, stopped.stderr).toBe(0)
     const counts = await load.stop()
