@@ -16,6 +16,8 @@ import {spawnProcess, type ExitInfo} from './spawn.js'
 import {LIVE_STATES, type AttemptResult} from './states.js'
 
 const FAILED_START_LOG_LINES = 20
+// Until then its output waits in the pipe (64 KiB), stamped with the time it is read.
+const LOG_PROCESS_AFTER_MS = 1000
 
 export interface StartOptions {
   /** prepare() has run already. */
@@ -123,12 +125,21 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
     failedStart(r, (error as Error).message, error instanceof SpawnRefused ? error.hint : undefined)
     return
   }
+  const startLogging = () => {
+    const problem = spawned.startLogging()
+    if (problem) r.context.warn(`${r.name}: ${problem}`)
+  }
   if (scope.aborted) {
     // Stopped while spawning: the stop found no process, so end this one here.
+    startLogging()
     await stopGroup(spawned.pid, r.service.stopTimeoutMs)
     return
   }
-  if (spawned.logProblem) r.context.warn(`${r.name}: ${spawned.logProblem}`)
+  // A launch of its own (a restart; a start's launches share one made ahead) starts its log
+  // process once the service has answered or ended, or LOG_PROCESS_AFTER_MS after the spawn
+  // if it is slower. Perl's start-up and a second fork of the daemon, next to the service's
+  // own start on two busy cores, made a kill -9 take about 50 ms longer to answer again.
+  const loggingLater = setTimeout(startLogging, LOG_PROCESS_AFTER_MS)
   const running: RunningProcess = {...spawned, adopted: false, startedAtMs: r.clock.nowMs(), watch: new AbortController()}
   r.process = running
   r.fingerprint = launchFingerprint(r.service, port)
@@ -142,6 +153,8 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
     .catch((error: unknown) => ({aborted: error}))
   const exit = running.exited.then((exitInfo) => ({exitInfo}))
   const outcome = await Promise.race([ready, exit])
+  clearTimeout(loggingLater)
+  startLogging()
   waitScope.abort()
   if (scope.aborted) return // an operator stop took over
   if ('exitInfo' in outcome || running.exitInfo) {

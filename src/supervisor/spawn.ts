@@ -22,8 +22,11 @@ export interface SpawnedProcess {
   logged: () => Promise<void>
   /** Which of the service's log pipes it writes to ('' or 'next'). */
   logPipe: string
-  /** Why its output has no log process, when one could not be started for it. */
-  logProblem?: string
+  /**
+   * Starts its own log process, which spawnProcess leaves to the caller; once only, and
+   * nothing to do when it was given a writer. Returns why it could not be started.
+   */
+  startLogging: () => string | undefined
 }
 
 export interface SpawnRequest {
@@ -72,16 +75,22 @@ export function spawnProcess(request: SpawnRequest): SpawnedProcess {
     child.once('error', () => undefined)
     throw new Error(`could not spawn ${request.executable}`)
   }
-  // Its log process after the service, not before: a respawn then waits for one exec
-  // rather than two, and what the service prints meanwhile waits in the pipe.
-  let logProblem: string | undefined
-  try {
-    pipes?.startReading(spawnChild)
-  } catch (error) {
-    // The service runs already and must be recorded. Without a reader, its next write to
-    // the pipe fails (EPIPE, or SIGPIPE where that is not ignored), as after a log
-    // process's death; its next launch makes a new one.
-    logProblem = `its log process could not be started: ${(error as Error).message}`
+  // Its log process after the service, not before, and when the caller says: a respawn
+  // that waits for no exec but the service's own answers sooner, and what the service
+  // prints meanwhile waits in the pipe, whose read end is held open here until then.
+  let loggingStarted = pipes === undefined
+  const startLogging = (): string | undefined => {
+    if (loggingStarted) return undefined
+    loggingStarted = true
+    try {
+      pipes!.startReading(spawnChild)
+      return undefined
+    } catch (error) {
+      // The service runs already and must be recorded. Without a reader, its next write to
+      // the pipe fails (EPIPE, or SIGPIPE where that is not ignored), as after a log
+      // process's death; its next launch makes a new one.
+      return `its log process could not be started: ${(error as Error).message}`
+    }
   }
-  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done, logPipe, ...(logProblem ? {logProblem} : {})}
+  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done, logPipe, startLogging}
 }

@@ -54,8 +54,17 @@ describe('qm logs', () => {
     const elsewhere = mkdtempSync(join(tmpdir(), 'qm-elsewhere-'))
     const follow = spawn(process.execPath, [QM_BIN, '-f', join(project.dir, 'services.yaml'), 'logs', 'svc_a', 'svc_b', '-f', '-n', '0'], {cwd: elsewhere, env: {...process.env, NO_COLOR: '1'}})
     let seen = ''
+    let errors = ''
     follow.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString()))
-    await waitFor(() => /svc_a \| svc_a tick \d+\n/.test(seen) && /svc_b \| svc_b tick \d+\n/.test(seen), 'new lines of both services')
+    follow.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()))
+    await waitFor(() => {
+      if (follow.exitCode !== null) throw new Error(`qm logs -f exited ${follow.exitCode}: ${errors}`)
+      return /svc_a \| svc_a tick \d+\n/.test(seen) && /svc_b \| svc_b tick \d+\n/.test(seen)
+    }, 'new lines of both services').catch((error: Error) => {
+      // What it printed, and what the logs hold now, say which side stopped.
+      const tails = ['svc_a', 'svc_b'].map((name) => `${name}.log ends: ${JSON.stringify(readFileSync(join(project.dir, '.qm', 'logs', `${name}.log`), 'utf8').slice(-120))}`)
+      throw new Error(`${error.message}\nprinted: ${JSON.stringify(seen.slice(-300))}\nstderr: ${errors}\n${tails.join('\n')}`)
+    })
     follow.kill('SIGINT')
     const code = await new Promise((resolve) => follow.once('exit', resolve))
     expect(code).toBe(0)

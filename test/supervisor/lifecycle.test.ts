@@ -1,5 +1,5 @@
 // Logs, rotation, manifest edits, instances and the foreground supervisor.
-import {existsSync, readFileSync, statSync} from 'node:fs'
+import {existsSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {isListening} from '../../src/net/socket-table.js'
@@ -23,6 +23,31 @@ describe('logs', () => {
     const unknown = await project.qm('logs', 'nobody')
     expect(unknown.exitCode).toBe(2)
     expect(unknown.stderr.split('\n')[0]).toBe('error unknown service "nobody"')
+  })
+
+  it('gives a respawned service its own log process once it answers, or a second after its spawn while it is still starting, with every line', async () => {
+    const project = await makeProject()
+    // The respawn binds only once the gate exists, so it is still starting when its first line must be in the log.
+    const gate = join(project.dir, 'bind-now')
+    project.writeManifest(service('slow', 'guide-call-server.mjs', `    env: {READY_WHEN_FILE: ${JSON.stringify(gate)}}\n    health: {start_timeout: 60s}\n`))
+    writeFileSync(gate, '')
+    expect((await project.qm('start')).exitCode).toBe(0)
+    const [before] = await rows(project)
+    const logs = join(project.dir, '.qm', 'logs')
+    const log = join(logs, 'slow.log')
+    await waitFor(() => readFileSync(log, 'utf8').includes('READY port='), 'READY in the log')
+    rmSync(gate)
+    process.kill(before!.pid!, 'SIGKILL')
+    await waitFor(() => readFileSync(log, 'utf8').includes('WAITING for'), "the respawn's first line in the log", 10_000)
+    const [starting] = await rows(project)
+    expect(starting).toMatchObject({state: 'starting'})
+    expect(starting!.pid).not.toBe(before!.pid)
+    expect(logWriters(logs)).toHaveLength(1)
+    writeFileSync(gate, '')
+    await waitFor(async () => (await rows(project))[0]?.state === 'running' || undefined, 'slow running again')
+    await waitFor(() => readFileSync(log, 'utf8').match(/ READY port=\d+\n/g)?.length === 2 || undefined, "the respawn's READY line in the log")
+    expect(readFileSync(log, 'utf8').split('\n').filter((line) => line !== '').map((line) => line.replace(/^\S+Z /, '').replace(/\d+$/, 'N'))).toEqual(['READY port=N', `WAITING for ${gate}`, 'READY port=N'])
+    expect(logWriters(logs)).toHaveLength(1)
   })
 
   it('rotates a log at max_size and keeps only `keep` old files while the service writes on', async () => {
