@@ -49,7 +49,7 @@ describe('qm logs', () => {
     })
   })
 
-  it('takes -f as follow, and the manifest from -f before the command, as docker compose does', async () => {
+  it('takes -f as follow, and the manifest from -f before the command, as docker compose does', {timeout: 150_000}, async () => {
     const project = await talkingProject()
     const elsewhere = mkdtempSync(join(tmpdir(), 'qm-elsewhere-'))
     const follow = spawn(process.execPath, [QM_BIN, '-f', join(project.dir, 'services.yaml'), 'logs', 'svc_a', 'svc_b', '-f', '-n', '0'], {cwd: elsewhere, env: {...process.env, NO_COLOR: '1'}})
@@ -57,10 +57,13 @@ describe('qm logs', () => {
     let errors = ''
     follow.stdout.on('data', (chunk: Buffer) => (seen += chunk.toString()))
     follow.stderr.on('data', (chunk: Buffer) => (errors += chunk.toString()))
+    // Up to a minute: a file running beside this one may start forty qm processes at once
+    // (test/e2e/register-postgres.test.ts), and this follower is one more Node start-up
+    // among them on two cores (it once saw nothing in 15 s, after a 28 s qm start).
     await waitFor(() => {
       if (follow.exitCode !== null) throw new Error(`qm logs -f exited ${follow.exitCode}: ${errors}`)
       return /svc_a \| svc_a tick \d+\n/.test(seen) && /svc_b \| svc_b tick \d+\n/.test(seen)
-    }, 'new lines of both services').catch((error: Error) => {
+    }, 'new lines of both services', 60_000).catch((error: Error) => {
       // What it printed, and what the logs hold now, say which side stopped.
       const tails = ['svc_a', 'svc_b'].map((name) => `${name}.log ends: ${JSON.stringify(readFileSync(join(project.dir, '.qm', 'logs', `${name}.log`), 'utf8').slice(-120))}`)
       throw new Error(`${error.message}\nprinted: ${JSON.stringify(seen.slice(-300))}\nstderr: ${errors}\n${tails.join('\n')}`)
