@@ -139,8 +139,8 @@ async function measureFloor(round) {
     // The supervisors' kill -9, answered by a parent that does nothing but spawn the service
     // again on its exit: what the floor above leaves out, the kernel's teardown of the killed
     // process before anyone hears of its end, and one spawn.
-    await sleep(300)
     const exited = new Promise((resolve) => child.once('exit', resolve))
+    await sleep(300)
     started = performance.now()
     process.kill(child.pid, 'SIGKILL')
     await exited

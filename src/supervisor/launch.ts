@@ -5,7 +5,7 @@ import {assertCertificatesUsable} from '../certs/check.js'
 import {waitUntilServing} from '../health/wait.js'
 import {localPortUsage} from '../registry/port-usage.js'
 import {launchFingerprint, serviceArgv} from '../manifest/instances.js'
-import {serviceLogTail, type LogWriter} from './log-files.js'
+import {LOG_PIPES, serviceLogTail, type LogWriter} from './log-files.js'
 import {assertPortFree, bindFailure, resolveExecutable, SpawnRefused} from './preflight.js'
 import {stopGroup} from './process-group.js'
 import {isRegistryOutage} from './registry-writes.js'
@@ -18,6 +18,7 @@ import {LIVE_STATES, type AttemptResult} from './states.js'
 const FAILED_START_LOG_LINES = 20
 // Until then its output waits in the pipe (64 KiB), stamped with the time it is read.
 const LOG_PROCESS_AFTER_MS = 1000
+const FAILED_START_LOG_WAIT_MS = 3000
 
 export interface StartOptions {
   /** prepare() has run already. */
@@ -119,12 +120,13 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
     // service that cannot bind exits, after which bindFailure names what holds the port.
     const executable = resolveExecutable(r.name, r.service, process.env)
     const argv = serviceArgv(r.service, port)
-    spawned = spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs, ...(logWriter ? {logWriter} : {})})
+    spawned = spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs, ...(logWriter ? {logWriter} : {logPipe: freeLogPipe(r)})})
   } catch (error) {
     logWriter?.closeInput()
     failedStart(r, (error as Error).message, error instanceof SpawnRefused ? error.hint : undefined)
     return
   }
+  r.logPipeReleased.set(spawned.logPipe, spawned.logReleased)
   const startLogging = () => {
     const problem = spawned.startLogging()
     if (problem) r.context.warn(`${r.name}: ${problem}`)
@@ -161,8 +163,9 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
     const info = running.exitInfo ?? (outcome as {exitInfo: ExitInfo}).exitInfo
     r.lastExit = info
     r.process = undefined
-    // Its last lines may still be in the pipe to its log process.
-    await running.logged()
+    // Its last lines may still be in the pipe to its log process, which a launch of its own
+    // started only now: Perl's start-up is in this wait too, on a host that may be busy.
+    await running.logged(FAILED_START_LOG_WAIT_MS)
     if (scope.aborted) return
     const held = bindFailure(port, serviceLogTail(r.logFile, FAILED_START_LOG_LINES), r.context.portRange)
     failedStart(r, `${describeExit(info)} before it became healthy${held ? `; port ${port} is held: ${held.what}` : ''}`, held?.fix)
@@ -191,6 +194,17 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
   scheduleStableReset(r, r.scope.signal)
   await r.setActive(true)
   r.settleAttempt(r.result(true))
+}
+
+/**
+ * The pipe for a launch of its own. The log process of the process before sees the end of
+ * its pipe only once it runs again after that process's death; on a busy host that can be
+ * after the new process has opened the same pipe, and it would then read on, beside the new
+ * one's log process, each taking some of the lines. Until it has let go, the new process
+ * writes into the service's other pipe, as a rollout's second process does.
+ */
+function freeLogPipe(r: ServiceRecord): string {
+  return LOG_PIPES.find((pipe) => r.logPipeReleased.get(pipe)?.() !== false) ?? ''
 }
 
 function failedStart(r: ServiceRecord, reason: string, hint?: string): void {

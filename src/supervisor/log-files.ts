@@ -53,8 +53,8 @@ export interface LogWriter {
   closeInput(): void
   /** Resolves when the log process has written everything from this pipe and let go of it (or has ended). */
   finished: Promise<void>
-  /** `finished`, or LOG_FLUSH_WAIT_MS, whichever comes first. */
-  done(): Promise<void>
+  /** `finished`, or waitMs (LOG_FLUSH_WAIT_MS unless given), whichever comes first. */
+  done(waitMs?: number): Promise<void>
 }
 
 export interface LogTarget {
@@ -99,7 +99,9 @@ export function startLogWriters(targets: readonly LogTarget[], spawn: typeof spa
  */
 export function openLogPipes(targets: readonly LogTarget[]): OpenedLogPipes {
   const fifos = targets.map((target) => logPipePath(target.path, target.pipe))
-  makeLogPipes(fifos)
+  // Both of a service's pipes at once: a restart may take the other one (launch.ts,
+  // freeLogPipe), and a mkfifo of its own then would delay it.
+  makeLogPipes(targets.flatMap((target) => LOG_PIPES.map((pipe) => logPipePath(target.path, pipe))))
   // Held open for reading and writing, a FIFO lets the write-only open below return at
   // once, and keeps what the service writes before the log process has opened its end.
   const holders: number[] = []
@@ -135,7 +137,7 @@ export function openLogPipes(targets: readonly LogTarget[]): OpenedLogPipes {
         inputOpen = false
       },
       finished: finished[index]!.promise,
-      done: () => Promise.race([finished[index]!.promise, new Promise<void>((resolve) => setTimeout(resolve, LOG_FLUSH_WAIT_MS).unref())]),
+      done: (waitMs = LOG_FLUSH_WAIT_MS) => Promise.race([finished[index]!.promise, new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref())]),
     }
   })
   const startReading = (spawn: typeof spawnChild) => {
@@ -187,6 +189,9 @@ export function openLogPipes(targets: readonly LogTarget[]): OpenedLogPipes {
     },
   }
 }
+
+/** A service's two log pipes (logPipePath): '', and the one a second process writes into while the first one's log process still reads the first. */
+export const LOG_PIPES: readonly string[] = ['', 'next']
 
 /** The named pipe a service's output goes through to its log process. */
 export function logPipePath(logFile: string, pipe = ''): string {

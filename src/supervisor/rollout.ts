@@ -174,6 +174,7 @@ async function launchCandidate(r: ServiceRecord, port: number, logPipe: string):
   // The same log file (`qm logs` follows the service, whichever process speaks), through a
   // pipe of its own while the old one's writer still drains the old pipe.
   const spawned = spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs, logPipe})
+  r.logPipeReleased.set(spawned.logPipe, spawned.logReleased)
   // A rollout's second process starts beside a serving one, so no respawn waits on its log process.
   const logProblem = spawned.startLogging()
   if (logProblem) r.context.warn(`${r.name}: ${logProblem}`)

@@ -54,7 +54,7 @@ export interface RunningProcess {
   /** Ends the exit watch of an adopted process. */
   watch: AbortController
   /** Resolves once its log process has written all it printed; at once for an adopted one. */
-  logged: () => Promise<void>
+  logged: (waitMs?: number) => Promise<void>
   /** Which of the service's log pipes it writes to; '' for an adopted one. */
   logPipe?: string
 }
@@ -95,6 +95,8 @@ export class ServiceRecord {
   handingOver = false
   /** The supervisor has let go of it (shutdown leaving the services running): nothing more is recorded. */
   released = false
+  /** For each of its log pipes ('' and 'next') this daemon gave a process: whether that one's log process has let go of it. */
+  readonly logPipeReleased = new Map<string, () => boolean>()
 
   constructor(
     public instance: ServiceInstance,

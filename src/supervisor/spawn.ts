@@ -19,9 +19,11 @@ export interface SpawnedProcess {
   startTime: number
   exited: Promise<ExitInfo>
   /** Resolves once the log process has written everything the service printed (or after a bound). */
-  logged: () => Promise<void>
+  logged: (waitMs?: number) => Promise<void>
   /** Which of the service's log pipes it writes to ('' or 'next'). */
   logPipe: string
+  /** Whether its log process has written all it read from the pipe and let go of it (or has ended). */
+  logReleased: () => boolean
   /**
    * Starts its own log process, which spawnProcess leaves to the caller; once only, and
    * nothing to do when it was given a writer. Returns why it could not be started.
@@ -92,5 +94,7 @@ export function spawnProcess(request: SpawnRequest): SpawnedProcess {
       return `its log process could not be started: ${(error as Error).message}`
     }
   }
-  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done, logPipe, startLogging}
+  let logReleased = false
+  void writer.finished.then(() => (logReleased = true))
+  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done, logPipe, logReleased: () => logReleased, startLogging}
 }

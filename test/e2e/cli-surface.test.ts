@@ -65,7 +65,15 @@ describe('qm logs', () => {
       return /svc_a \| svc_a tick \d+\n/.test(seen) && /svc_b \| svc_b tick \d+\n/.test(seen)
     }, 'new lines of both services', 60_000).catch((error: Error) => {
       // What it printed, and what the logs hold now, say which side stopped.
-      const tails = ['svc_a', 'svc_b'].map((name) => `${name}.log ends: ${JSON.stringify(readFileSync(join(project.dir, '.qm', 'logs', `${name}.log`), 'utf8').slice(-120))}`)
+      const tail = (name: string) => {
+        try {
+          return JSON.stringify(readFileSync(join(project.dir, '.qm', 'logs', `${name}.log`), 'utf8').slice(-120))
+        } catch (missing) {
+          return (missing as Error).message
+        }
+      }
+      const tails = ['svc_a', 'svc_b'].map((name) => `${name}.log ends: ${tail(name)}`)
+      follow.kill('SIGKILL')
       throw new Error(`${error.message}\nprinted: ${JSON.stringify(seen.slice(-300))}\nstderr: ${errors}\n${tails.join('\n')}`)
     })
     follow.kill('SIGINT')

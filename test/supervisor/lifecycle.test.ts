@@ -25,7 +25,7 @@ describe('logs', () => {
     expect(unknown.stderr.split('\n')[0]).toBe('error unknown service "nobody"')
   })
 
-  it('gives a respawned service its own log process once it answers, or a second after its spawn while it is still starting, with every line', async () => {
+  it('gives a respawned service that is still starting its own log process a second after its spawn, and its log every line', async () => {
     const project = await makeProject()
     // The respawn binds only once the gate exists, so it is still starting when its first line must be in the log.
     const gate = join(project.dir, 'bind-now')
@@ -48,6 +48,39 @@ describe('logs', () => {
     await waitFor(() => readFileSync(log, 'utf8').match(/ READY port=\d+\n/g)?.length === 2 || undefined, "the respawn's READY line in the log")
     expect(readFileSync(log, 'utf8').split('\n').filter((line) => line !== '').map((line) => line.replace(/^\S+Z /, '').replace(/\d+$/, 'N'))).toEqual(['READY port=N', `WAITING for ${gate}`, 'READY port=N'])
     expect(logWriters(logs)).toHaveLength(1)
+  })
+
+  it("gives a respawn the service's other pipe while the last process's log process has not yet seen its end, so no two log processes share one pipe", async () => {
+    const project = await makeProject()
+    project.writeManifest(service('talky', 'talker-server.mjs', '    env: {TALKER_NAME: talky, TICK_MS: "20"}\n'))
+    expect((await project.qm('start')).exitCode).toBe(0)
+    const [before] = await rows(project)
+    const logs = join(project.dir, '.qm', 'logs')
+    const [first] = logWriters(logs)
+    const pipeOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((arg) => arg.endsWith('.fifo'))
+    expect(pipeOf(first!)).toBe(join(logs, '.talky.log.fifo'))
+    // The old log process is held still as a busy host's scheduler can: it cannot see the
+    // end of its pipe before the respawn.
+    process.kill(first!, 'SIGSTOP')
+    try {
+      process.kill(before!.pid!, 'SIGKILL')
+      await waitFor(async () => {
+        const [now] = await rows(project)
+        return (now?.state === 'running' && now.pid !== before!.pid) || undefined
+      }, 'talky running in a new process')
+      const [second] = await waitFor(() => logWriters(logs).filter((pid) => pid !== first), 'the new process\'s log process')
+      expect(pipeOf(second!)).toBe(join(logs, '.talky.log.next.fifo'))
+    } finally {
+      process.kill(first!, 'SIGCONT')
+    }
+    // Let go, the old one finds its pipe without a writer and ends; the new one goes on alone.
+    await waitFor(() => (logWriters(logs).length === 1 && !logWriters(logs).includes(first!)) || undefined, 'the old log process to end')
+    const ticks = () => readFileSync(join(logs, 'talky.log'), 'utf8').split('\n').filter((line) => line.includes('talky tick'))
+    const seen = ticks().length
+    await waitFor(() => ticks().length > seen + 5 || undefined, 'more ticks of the new process')
+    // Every line whole: two readers of one pipe would each take some of its bytes.
+    const lines = readFileSync(join(logs, 'talky.log'), 'utf8').split('\n').filter((line) => line !== '')
+    expect(lines.filter((line) => !/^\S+Z (talky tick \d+|READY port=\d+)$/.test(line))).toEqual([])
   })
 
   it('rotates a log at max_size and keeps only `keep` old files while the service writes on', async () => {
