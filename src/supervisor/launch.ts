@@ -16,7 +16,8 @@ import {spawnProcess, type ExitInfo} from './spawn.js'
 import {LIVE_STATES, type AttemptResult} from './states.js'
 
 const FAILED_START_LOG_LINES = 20
-// Until then its output waits in the pipe (64 KiB), stamped with the time it is read.
+// The latest a restart's log process starts after the spawn; until then the service's output
+// waits in the pipe (64 KiB), and is stamped with the time it is read.
 const LOG_PROCESS_AFTER_MS = 1000
 const FAILED_START_LOG_WAIT_MS = 3000
 

@@ -12,7 +12,7 @@ import {launchFingerprint, serviceArgv} from '../manifest/instances.js'
 import {untilNoClients} from '../net/client-connections.js'
 import {localPortUsage} from '../registry/port-usage.js'
 import {start} from './launch.js'
-import {serviceLogTail} from './log-files.js'
+import {LOG_PIPES, serviceLogTail} from './log-files.js'
 import {resolveExecutable} from './preflight.js'
 import {stopGroup} from './process-group.js'
 import {scheduleStableReset} from './liveness.js'
@@ -100,7 +100,7 @@ async function swap(r: ServiceRecord, options: RolloutOptions, say: Say): Promis
   const spawnedAt = performance.now()
   let healthyAfterMs = 0
   try {
-    candidate = await launchCandidate(r, spare, old.logPipe === '' || old.logPipe === undefined ? 'next' : '')
+    candidate = await launchCandidate(r, spare, LOG_PIPES.find((pipe) => pipe !== (old.logPipe ?? ''))!)
     say('spawned', `pid ${candidate.pid} on port ${spare}`)
     probe = await untilHealthy(r, candidate, spare)
     healthyAfterMs = Math.round(performance.now() - spawnedAt)
