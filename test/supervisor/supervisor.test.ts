@@ -114,7 +114,9 @@ describe('qm start, status and stop', () => {
     expect(readFileSync(log, 'utf8')).toContain('SIGTERM ignored')
   })
 
-  it('leaves services running when the daemon is killed, and the next start adopts them', async () => {
+  // Seven qm commands in a row: beside test/e2e/register-postgres.test.ts, which starts forty
+  // qm processes at once on two cores, they once took more than the default minute.
+  it('leaves services running when the daemon is killed, and the next start adopts them', {timeout: 150_000}, async () => {
     const project = await makeProject()
     project.writeManifest(three())
     expect((await project.qm('start')).exitCode).toBe(0)
