@@ -14,15 +14,15 @@ import {REPO} from '../helpers/services.js'
 import {tempDir} from '../helpers/temp-dir.js'
 
 /** The command through bin/run.js, with the list of every module it loaded. */
-async function qmRecording(project: Project, args: string[]): Promise<QmResult & {loaded: string[]}> {
+async function qmRecording(project: Project, args: string[], env: Record<string, string> = {}): Promise<QmResult & {loaded: string[]}> {
   const file = join(tempDir('qm-imports-'), 'imports.txt')
-  const result = await runQm(args, {cwd: project.dir, env: {NODE_OPTIONS: `--import ${join(FIXTURES, 'record-imports.mjs')}`, QM_TEST_IMPORTS_FILE: file}})
+  const result = await runQm(args, {cwd: project.dir, env: {...env, NODE_OPTIONS: `--import ${join(FIXTURES, 'record-imports.mjs')}`, QM_TEST_IMPORTS_FILE: file}})
   return {...result, loaded: existsSync(file) ? readFileSync(file, 'utf8').split('\n') : []}
 }
 
-/** The same command through oclif's own entry, as every command ran before the fast path. */
+/** The same command through oclif's own entry, as every command ran before the fast path (and as bin/run.js runs oclif). */
 async function qmThroughOclif(project: Project, args: string[]): Promise<QmResult> {
-  const script = `const {execute} = await import(${JSON.stringify(OCLIF_ENTRY)}); const {normalizeArgv} = await import(${JSON.stringify(join(REPO, 'dist/cli/argv.js'))}); await execute({dir: ${JSON.stringify(`file://${QM_BIN}`)}, args: normalizeArgv(${JSON.stringify(args)})})`
+  const script = `const {execute, settings} = await import(${JSON.stringify(OCLIF_ENTRY)}); settings.enableAutoTranspile = false; const {normalizeArgv} = await import(${JSON.stringify(join(REPO, 'dist/cli/argv.js'))}); await execute({dir: ${JSON.stringify(`file://${QM_BIN}`)}, args: normalizeArgv(${JSON.stringify(args)})})`
   const result = await execa(process.execPath, ['--input-type=module', '-e', script], {cwd: project.dir, env: {NO_COLOR: '1', OCLIF_DISABLE_ENGINE_WARNING: '1'}, reject: false, stdin: 'ignore'})
   return {exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr)}
 }
@@ -84,6 +84,20 @@ describe('the commands typed all day, without oclif', () => {
     const project = await makeProject()
     project.writeManifest(service('alpha', 'health-server.mjs'))
     for (const args of OCLIF_FORMS) expect(usesOclif((await qmRecording(project, args)).loaded), `qm ${args.join(' ')}`).toBe(true)
+  })
+
+  it('runs the built commands whatever NODE_ENV says, never a TypeScript loader', async () => {
+    // oclif transpiles at run time when NODE_ENV is development or test, which a test runner
+    // sets and an operator's shell may: some 0.9 s a command, and src/ run instead of dist/.
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'health-server.mjs'))
+    for (const NODE_ENV of ['development', 'test']) {
+      const validate = await qmRecording(project, ['validate'], {NODE_ENV})
+      expect(validate.exitCode, validate.stderr).toBe(0)
+      expect(usesOclif(validate.loaded)).toBe(true)
+      expect(validate.loaded.filter((url) => /\/node_modules\/(tsx|ts-node|typescript)\/|\/src\/.*\.ts$/.test(url)), `NODE_ENV=${NODE_ENV}`).toEqual([])
+      expect(validate.loaded).toContain(`file://${join(REPO, 'dist/commands/validate.js')}`)
+    }
   })
 
   it('answers a status, stop or restart with no daemon through oclif', async () => {
