@@ -5,7 +5,7 @@ import {assertCertificatesUsable} from '../certs/check.js'
 import {waitUntilServing} from '../health/wait.js'
 import {localPortUsage} from '../registry/port-usage.js'
 import {launchFingerprint, serviceArgv} from '../manifest/instances.js'
-import {LOG_PIPES, serviceLogTail, type LogWriter} from './log-files.js'
+import {serviceLogTail, type LogWriter} from './log-files.js'
 import {assertPortFree, bindFailure, resolveExecutable, SpawnRefused} from './preflight.js'
 import {stopGroup} from './process-group.js'
 import {isRegistryOutage} from './registry-writes.js'
@@ -121,7 +121,7 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
     // service that cannot bind exits, after which bindFailure names what holds the port.
     const executable = resolveExecutable(r.name, r.service, process.env)
     const argv = serviceArgv(r.service, port)
-    spawned = spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs, ...(logWriter ? {logWriter} : {logPipe: freeLogPipe(r)})})
+    spawned = spawnProcess({executable, args: argv.slice(1), cwd: r.service.cwd, env: r.service.env, logFile: r.logFile, logs: r.service.logs, ...(logWriter ? {logWriter} : {logPipe: r.freeLogPipe()})})
   } catch (error) {
     logWriter?.closeInput()
     failedStart(r, (error as Error).message, error instanceof SpawnRefused ? error.hint : undefined)
@@ -195,17 +195,6 @@ export async function launch(r: ServiceRecord, cause: string, logWriter?: LogWri
   scheduleStableReset(r, r.scope.signal)
   await r.setActive(true)
   r.settleAttempt(r.result(true))
-}
-
-/**
- * The pipe for a launch of its own. The log process of the process before sees the end of
- * its pipe only once it runs again after that process's death; on a busy host that can be
- * after the new process has opened the same pipe, and it would then read on, beside the new
- * one's log process, each taking some of the lines. Until it has let go, the new process
- * writes into the service's other pipe, as a rollout's second process does.
- */
-function freeLogPipe(r: ServiceRecord): string {
-  return LOG_PIPES.find((pipe) => r.logPipeReleased.get(pipe)?.() !== false) ?? ''
 }
 
 function failedStart(r: ServiceRecord, reason: string, hint?: string): void {

@@ -49,6 +49,8 @@ export function logPath(stateDir: string, instanceName: string): string {
 export interface LogWriter {
   /** The write end of the pipe, for the service's stdout and stderr. */
   inputFd: number
+  /** Which of the service's log pipes (LOG_PIPES) it is. */
+  pipe: string
   /** Closes this process's copy of the write end, once the service has its own (or none will run); idempotent. */
   closeInput(): void
   /** Resolves when the log process has written everything from this pipe and let go of it (or has ended). */
@@ -131,6 +133,7 @@ export function openLogPipes(targets: readonly LogTarget[]): OpenedLogPipes {
     let inputOpen = true
     return {
       inputFd: input,
+      pipe: targets[index]!.pipe ?? '',
       // Once only: a second close could hit a descriptor number reused meanwhile.
       closeInput: () => {
         if (inputOpen) closeSync(input)

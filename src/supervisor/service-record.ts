@@ -11,7 +11,7 @@ import type {ChildRecord, ChildRecords} from '../registry/child-records.js'
 import type {EndpointStore} from '../registry/store.js'
 import type {Clock} from './clock.js'
 import type {ServiceInstance} from '../manifest/instances.js'
-import {logPath} from './log-files.js'
+import {LOG_PIPES, logPath} from './log-files.js'
 import {ServiceTally} from './tally.js'
 import type {UsageSample} from './proc.js'
 import type {RegistryWrites} from './registry-writes.js'
@@ -137,6 +137,17 @@ export class ServiceRecord {
     const pid = this.process?.pid ?? endedPid
     this.context.records.saveMove(this.snapshot(), {atMs: this.stateSinceMs, name: this.name, from, to, cause, pid: pid ?? null, startTime: this.process?.startTime ?? null})
     this.context.onTransition({name: this.name, from, to, cause, atMs: this.stateSinceMs, service: this.service.name, ...(pid === undefined ? {} : {pid})})
+  }
+
+  /**
+   * The pipe for its next process. The log process of the process before sees the end of
+   * its pipe only once it runs again after that process's death; on a busy host that can be
+   * after the next process has opened the same pipe, and it would then read on, beside the
+   * new one's log process, each taking some of the lines. Until it has let go, the next
+   * process writes into the service's other pipe, as a rollout's second process does.
+   */
+  freeLogPipe(): string {
+    return LOG_PIPES.find((pipe) => this.logPipeReleased.get(pipe)?.() !== false) ?? ''
   }
 
   save(): void {

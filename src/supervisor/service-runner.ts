@@ -114,7 +114,7 @@ export class ServiceRunner {
 
   /** What its log process writes: Supervisor.start spawns one for all of a layer ahead of their launches. */
   get logTarget(): LogTarget {
-    return {path: this.record.logFile, settings: this.record.service.logs}
+    return {path: this.record.logFile, settings: this.record.service.logs, pipe: this.record.freeLogPipe()}
   }
 
   prepare(shared: PrepareShared = {}): Promise<void> {

@@ -38,7 +38,7 @@ export interface SpawnRequest {
   env: Record<string, string>
   logFile: string
   logs: LogSettings
-  /** The log pipe: '' unless another process of the service still writes through that one (a rollout). */
+  /** The log pipe, when no writer is given: '' unless the log process of another process of the service may still read that one. */
   logPipe?: string
   /** Its log process, started already (see Supervisor.start); one is started here otherwise. */
   logWriter?: LogWriter
@@ -49,7 +49,7 @@ export interface SpawnRequest {
  * dies between a spawn and that record leaves a process the next daemon cannot adopt.
  */
 export function spawnProcess(request: SpawnRequest): SpawnedProcess {
-  const logPipe = request.logPipe ?? ''
+  const logPipe = request.logWriter?.pipe ?? request.logPipe ?? ''
   const pipes = request.logWriter ? undefined : openLogPipes([{path: request.logFile, settings: request.logs, pipe: logPipe}])
   const writer = request.logWriter ?? pipes!.writers[0]!
   let child

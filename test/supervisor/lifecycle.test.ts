@@ -10,6 +10,25 @@ async function rows(project: Project) {
   return JSON.parse(result.stdout).services as {name: string; state: string; pid: number | null; port: number | null}[]
 }
 
+/** The pipe a log process reads, from its command line. */
+function pipeOf(pid: number): string | undefined {
+  return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((arg) => arg.endsWith('.fifo'))
+}
+
+/**
+ * Let go, the old log process finds its pipe without a writer and ends; the new one goes on
+ * alone, and every line of talky's log is whole: two readers of one pipe would each take
+ * some of its bytes.
+ */
+async function expectOldLogProcessGoneAndLinesWhole(logs: string, old: number): Promise<void> {
+  await waitFor(() => (logWriters(logs).length === 1 && !logWriters(logs).includes(old)) || undefined, 'the old log process to end')
+  const ticks = () => readFileSync(join(logs, 'talky.log'), 'utf8').split('\n').filter((line) => line.includes('talky tick'))
+  const seen = ticks().length
+  await waitFor(() => ticks().length > seen + 5 || undefined, 'more ticks of the new process')
+  const lines = readFileSync(join(logs, 'talky.log'), 'utf8').split('\n').filter((line) => line !== '')
+  expect(lines.filter((line) => !/^\S+Z (talky tick \d+|READY port=\d+)$/.test(line))).toEqual([])
+}
+
 describe('logs', () => {
   it('captures stdout and stderr in .qm/logs/NAME.log and qm logs prints the last lines', async () => {
     const project = await makeProject()
@@ -57,7 +76,6 @@ describe('logs', () => {
     const [before] = await rows(project)
     const logs = join(project.dir, '.qm', 'logs')
     const [first] = logWriters(logs)
-    const pipeOf = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').find((arg) => arg.endsWith('.fifo'))
     expect(pipeOf(first!)).toBe(join(logs, '.talky.log.fifo'))
     // The old log process is held still as a busy host's scheduler can: it cannot see the
     // end of its pipe before the respawn.
@@ -73,14 +91,28 @@ describe('logs', () => {
     } finally {
       process.kill(first!, 'SIGCONT')
     }
-    // Let go, the old one finds its pipe without a writer and ends; the new one goes on alone.
-    await waitFor(() => (logWriters(logs).length === 1 && !logWriters(logs).includes(first!)) || undefined, 'the old log process to end')
-    const ticks = () => readFileSync(join(logs, 'talky.log'), 'utf8').split('\n').filter((line) => line.includes('talky tick'))
-    const seen = ticks().length
-    await waitFor(() => ticks().length > seen + 5 || undefined, 'more ticks of the new process')
-    // Every line whole: two readers of one pipe would each take some of its bytes.
-    const lines = readFileSync(join(logs, 'talky.log'), 'utf8').split('\n').filter((line) => line !== '')
-    expect(lines.filter((line) => !/^\S+Z (talky tick \d+|READY port=\d+)$/.test(line))).toEqual([])
+    await expectOldLogProcessGoneAndLinesWhole(logs, first!)
+  })
+
+  it("gives a start right after a stop the service's other pipe while the stopped process's log process has not yet seen its end", async () => {
+    const project = await makeProject()
+    project.writeManifest(service('talky', 'talker-server.mjs', '    env: {TALKER_NAME: talky, TICK_MS: "20"}\n'))
+    expect((await project.qm('start')).exitCode).toBe(0)
+    const logs = join(project.dir, '.qm', 'logs')
+    const [first] = logWriters(logs)
+    expect(pipeOf(first!)).toBe(join(logs, '.talky.log.fifo'))
+    process.kill(first!, 'SIGSTOP')
+    try {
+      const stopped = await project.qm('stop')
+      expect(stopped.exitCode, stopped.stderr).toBe(0)
+      const started = await project.qm('start')
+      expect(started.exitCode, started.stderr).toBe(0)
+      const [second] = logWriters(logs).filter((pid) => pid !== first)
+      expect(pipeOf(second!)).toBe(join(logs, '.talky.log.next.fifo'))
+    } finally {
+      process.kill(first!, 'SIGCONT')
+    }
+    await expectOldLogProcessGoneAndLinesWhole(logs, first!)
   })
 
   it('rotates a log at max_size and keeps only `keep` old files while the service writes on', async () => {
