@@ -4,7 +4,7 @@
 // stopped by its own commands, in turns, R rounds, medians. The floor is the same services
 // spawned and stopped by the harness itself. A supervisor that is not installed is skipped
 // with a line saying so. `npm run bench` builds first; then
-//   node bench/peers.js [--rounds 3] [--services 40] [--kills 5] [--status-runs 5]
+//   node bench/peers.js [--rounds 3] [--services 40] [--kills 10] [--status-runs 5]
 //                       [--restart-rounds 1] [--first-port 65400] [--only qm,PM2,supervisord] [--json]
 // After the rounds, every service is restarted under the platform's kind of load
 // (--restart-rounds times; 0 skips it): failed Calls through qm rollout, qm restart (with
@@ -23,7 +23,8 @@ const options = parseArgs({
   options: {
     rounds: {type: 'string', default: '3'},
     services: {type: 'string', default: '40'},
-    kills: {type: 'string', default: '5'},
+    // Ten kills a round, thirty in all: a respawn moves by tens of ms from one kill to the next.
+    kills: {type: 'string', default: '10'},
     'status-runs': {type: 'string', default: '5'},
     'restart-rounds': {type: 'string', default: '1'},
     // Above Linux's ephemeral range (32768–60999) and the tests' blocks (61000–65399): in
