@@ -13,8 +13,8 @@ if (fastExit === undefined) {
   if (ownSwitch) process.env.OCLIF_DISABLE_ENGINE_WARNING = '1'
   const {execute, settings} = await import('@oclif/core')
   // With NODE_ENV=test or development (a test runner sets it; so may an operator's shell)
-  // oclif would transpile TypeScript at run time: it loads TypeScript to read tsconfig.json
-  // and tries tsx and ts-node, some 0.9 s a command, and would run src/ rather than dist/.
+  // oclif would look for TypeScript sources to transpile at run time: it loads TypeScript
+  // to read tsconfig.json and tries tsx and ts-node, some 0.9 s a command.
   settings.enableAutoTranspile = false
   // Not passed on to the daemon and the services it starts.
   if (ownSwitch) delete process.env.OCLIF_DISABLE_ENGINE_WARNING

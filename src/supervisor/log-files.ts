@@ -12,7 +12,7 @@
 // handed that end fails its writes with EAGAIN (Node) or BlockingIOError (Python) as soon
 // as its output outruns the log process. A FIFO opened here is an ordinary blocking pipe.
 import {execFileSync, type spawn as spawnChild} from 'node:child_process'
-import {closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readSync, statSync} from 'node:fs'
+import {closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync} from 'node:fs'
 import type {Socket} from 'node:net'
 import {basename, dirname, join} from 'node:path'
 import type {LogSettings} from '../manifest/types.js'
@@ -51,6 +51,8 @@ export interface LogWriter {
   inputFd: number
   /** Which of the service's log pipes (LOG_PIPES) it is. */
   pipe: string
+  /** Whether its log process has written everything from this pipe and let go of it (or has ended). */
+  released: () => boolean
   /** Closes this process's copy of the write end, once the service has its own (or none will run); idempotent. */
   closeInput(): void
   /** Resolves when the log process has written everything from this pipe and let go of it (or has ended). */
@@ -63,11 +65,7 @@ export interface LogTarget {
   /** The log file. */
   path: string
   settings: LogSettings
-  /**
-   * Names the FIFO among a service's own (logPipePath): '' unless another process of the
-   * service still writes through that one (a rollout's second process, while the first
-   * one's log process still drains the first pipe).
-   */
+  /** Names the FIFO among a service's own (logPipePath, ServiceRecord.freeLogPipe); '' when not given. */
   pipe?: string
 }
 
@@ -101,8 +99,8 @@ export function startLogWriters(targets: readonly LogTarget[], spawn: typeof spa
  */
 export function openLogPipes(targets: readonly LogTarget[]): OpenedLogPipes {
   const fifos = targets.map((target) => logPipePath(target.path, target.pipe))
-  // Both of a service's pipes at once: a restart may take the other one (launch.ts,
-  // freeLogPipe), and a mkfifo of its own then would delay it.
+  // Both of a service's pipes at once: a restart may take the other one
+  // (ServiceRecord.freeLogPipe), and a mkfifo of its own then would delay it.
   makeLogPipes(targets.flatMap((target) => LOG_PIPES.map((pipe) => logPipePath(target.path, pipe))))
   // Held open for reading and writing, a FIFO lets the write-only open below return at
   // once, and keeps what the service writes before the log process has opened its end.
@@ -131,9 +129,12 @@ export function openLogPipes(targets: readonly LogTarget[]): OpenedLogPipes {
   }
   const writers: LogWriter[] = inputs.map((input, index) => {
     let inputOpen = true
+    let released = false
+    void finished[index]!.promise.then(() => (released = true))
     return {
       inputFd: input,
       pipe: targets[index]!.pipe ?? '',
+      released: () => released,
       // Once only: a second close could hit a descriptor number reused meanwhile.
       closeInput: () => {
         if (inputOpen) closeSync(input)
@@ -195,6 +196,38 @@ export function openLogPipes(targets: readonly LogTarget[]): OpenedLogPipes {
 
 /** A service's two log pipes (logPipePath): '', and the one a second process writes into while the first one's log process still reads the first. */
 export const LOG_PIPES: readonly string[] = ['', 'next']
+
+/** Which of the service's pipes (LOG_PIPES) a running process writes its output into, from /proc; undefined for none. */
+export function logPipeOfProcess(pid: number, logFile: string): string | undefined {
+  let output: string
+  try {
+    output = readlinkSync(`/proc/${pid}/fd/1`)
+  } catch {
+    return undefined
+  }
+  return LOG_PIPES.find((pipe) => logPipePath(logFile, pipe) === output)
+}
+
+/**
+ * Whether a log process still has the pipe open: all that a daemon knows of the log process
+ * a daemon before it started for a process it adopted. It reads /proc, so it is asked only
+ * when a launch picks a pipe.
+ */
+export function logPipeHeld(logFile: string, pipe: string): boolean {
+  const fifo = logPipePath(logFile, pipe)
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(LOG_WRITER)) continue
+      for (const fd of readdirSync(`/proc/${entry}/fd`)) {
+        if (readlinkSync(`/proc/${entry}/fd/${fd}`) === fifo) return true
+      }
+    } catch {
+      continue // it ended while it was read
+    }
+  }
+  return false
+}
 
 /** The named pipe a service's output goes through to its log process. */
 export function logPipePath(logFile: string, pipe = ''): string {

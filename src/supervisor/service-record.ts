@@ -55,7 +55,7 @@ export interface RunningProcess {
   watch: AbortController
   /** Resolves once its log process has written all it printed; at once for an adopted one. */
   logged: (waitMs?: number) => Promise<void>
-  /** Which of the service's log pipes it writes to; '' for an adopted one. */
+  /** Which of the service's log pipes it writes to (for an adopted one, as /proc shows it). */
   logPipe?: string
 }
 
@@ -145,6 +145,8 @@ export class ServiceRecord {
    * after the next process has opened the same pipe, and it would then read on, beside the
    * new one's log process, each taking some of the lines. Until it has let go, the next
    * process writes into the service's other pipe, as a rollout's second process does.
+   * With both still read (a child the service left behind holds one open, say), the first:
+   * lines split between two readers rather than a service that cannot start.
    */
   freeLogPipe(): string {
     return LOG_PIPES.find((pipe) => this.logPipeReleased.get(pipe)?.() !== false) ?? ''

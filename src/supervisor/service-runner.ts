@@ -7,7 +7,7 @@ import type {ChildRecord} from '../registry/child-records.js'
 import {watchAdoptedExit} from './exit-watch.js'
 import {launchFingerprint, serviceArgv, type ServiceInstance} from '../manifest/instances.js'
 import {prepare, start, type StartOptions} from './launch.js'
-import type {LogTarget} from './log-files.js'
+import {logPipeHeld, logPipeOfProcess, type LogTarget, type LogWriter} from './log-files.js'
 import {probeLiveness} from './liveness.js'
 import {findSpawnedLeader, isSameProcess, sampleUsage, startTimeToEpochMs} from './proc.js'
 import type {InstanceMetrics, RestartReason} from './tally.js'
@@ -73,7 +73,11 @@ export class ServiceRunner {
     const watch = new AbortController()
     const exited = watchAdoptedExit(found.pid, found.startTime, watch.signal)
     const startedAtMs = recorded.startedAtMs ?? startTimeToEpochMs(found.startTime, r.context.bootMs)
-    r.process = {pid: found.pid, startTime: found.startTime, exited, adopted: true, startedAtMs, watch, logged: async () => undefined}
+    // Its pipe and whether a log process still reads it are known only from /proc: a
+    // rollout gives its second process the other pipe, and a restart takes a free one.
+    const logPipe = logPipeOfProcess(found.pid, r.logFile) ?? ''
+    r.logPipeReleased.set(logPipe, () => !logPipeHeld(r.logFile, logPipe))
+    r.process = {pid: found.pid, startTime: found.startTime, exited, adopted: true, startedAtMs, watch, logged: async () => undefined, logPipe}
     // Recorded as moves like any other, through the table's own edges.
     r.moveTo('starting', `adopting pid ${found.pid}, started by a previous daemon`)
     r.detail = `adopted from a previous daemon (pid ${found.pid})`
@@ -115,6 +119,11 @@ export class ServiceRunner {
   /** What its log process writes: Supervisor.start spawns one for all of a layer ahead of their launches. */
   get logTarget(): LogTarget {
     return {path: this.record.logFile, settings: this.record.service.logs, pipe: this.record.freeLogPipe()}
+  }
+
+  /** A log process made ahead for its next launch reads this pipe from now on: no other launch may take it meanwhile. */
+  holdLogPipe(writer: LogWriter): void {
+    this.record.logPipeReleased.set(writer.pipe, writer.released)
   }
 
   prepare(shared: PrepareShared = {}): Promise<void> {

@@ -94,7 +94,5 @@ export function spawnProcess(request: SpawnRequest): SpawnedProcess {
       return `its log process could not be started: ${(error as Error).message}`
     }
   }
-  let logReleased = false
-  void writer.finished.then(() => (logReleased = true))
-  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done, logPipe, logReleased: () => logReleased, startLogging}
+  return {pid, startTime: processStartTime(pid) ?? 0, exited, logged: writer.done, logPipe, logReleased: writer.released, startLogging}
 }

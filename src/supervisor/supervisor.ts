@@ -368,7 +368,10 @@ function openLogWriters(runners: readonly ServiceRunner[]): Map<ServiceRunner, L
   for (let first = 0; first < runners.length; first += LOG_PIPES_PER_PROCESS) {
     const some = runners.slice(first, first + LOG_PIPES_PER_PROCESS)
     try {
-      startLogWriters(some.map((runner) => runner.logTarget), spawn).forEach((writer, index) => writers.set(some[index]!, writer))
+      startLogWriters(some.map((runner) => runner.logTarget), spawn).forEach((writer, index) => {
+        writers.set(some[index]!, writer)
+        some[index]!.holdLogPipe(writer)
+      })
     } catch {
       continue
     }

@@ -87,15 +87,16 @@ describe('the commands typed all day, without oclif', () => {
   })
 
   it('runs the built commands whatever NODE_ENV says, never a TypeScript loader', async () => {
-    // oclif transpiles at run time when NODE_ENV is development or test, which a test runner
-    // sets and an operator's shell may: some 0.9 s a command, and src/ run instead of dist/.
+    // oclif looks for sources to transpile when NODE_ENV is development or test, which a test
+    // runner sets and an operator's shell may: it loads TypeScript (by require, which the
+    // recorder does not see) and imports tsx, some 0.9 s a command.
     const project = await makeProject()
     project.writeManifest(service('alpha', 'health-server.mjs'))
     for (const NODE_ENV of ['development', 'test']) {
       const validate = await qmRecording(project, ['validate'], {NODE_ENV})
       expect(validate.exitCode, validate.stderr).toBe(0)
       expect(usesOclif(validate.loaded)).toBe(true)
-      expect(validate.loaded.filter((url) => /\/node_modules\/(tsx|ts-node|typescript)\/|\/src\/.*\.ts$/.test(url)), `NODE_ENV=${NODE_ENV}`).toEqual([])
+      expect(validate.loaded.filter((url) => /\/node_modules\/(tsx|ts-node)\//.test(url)), `NODE_ENV=${NODE_ENV}`).toEqual([])
       expect(validate.loaded).toContain(`file://${join(REPO, 'dist/commands/validate.js')}`)
     }
   })

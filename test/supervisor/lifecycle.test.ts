@@ -29,6 +29,43 @@ async function expectOldLogProcessGoneAndLinesWhole(logs: string, old: number): 
   expect(lines.filter((line) => !/^\S+Z (talky tick \d+|READY port=\d+)$/.test(line))).toEqual([])
 }
 
+/**
+ * talky started, stopped while its log process is held still (as a busy host's scheduler
+ * can), and started again: the new process writes into the other pipe, whose log process
+ * is `reader`, and the first log process has ended since.
+ */
+async function startedOnTheOtherPipe(): Promise<{project: Project; logs: string; reader: number}> {
+  const project = await makeProject()
+  project.writeManifest(service('talky', 'talking-guide-server.mjs', '    env: {TALKER_NAME: talky, TICK_MS: "20"}\n'))
+  expect((await project.qm('start')).exitCode).toBe(0)
+  const logs = join(project.dir, '.qm', 'logs')
+  const [first] = logWriters(logs)
+  expect(pipeOf(first!)).toBe(join(logs, '.talky.log.fifo'))
+  process.kill(first!, 'SIGSTOP')
+  let reader: number | undefined
+  try {
+    const stopped = await project.qm('stop')
+    expect(stopped.exitCode, stopped.stderr).toBe(0)
+    const started = await project.qm('start')
+    expect(started.exitCode, started.stderr).toBe(0)
+    reader = logWriters(logs).find((pid) => pid !== first)
+    expect(pipeOf(reader!)).toBe(join(logs, '.talky.log.next.fifo'))
+  } finally {
+    process.kill(first!, 'SIGCONT')
+  }
+  await expectOldLogProcessGoneAndLinesWhole(logs, first!)
+  return {project, logs, reader: reader!}
+}
+
+/** The process on the other pipe, rolled out: the new one writes into the first pipe, where no log process reads now. */
+async function expectRolledOutIntoTheFirstPipe(project: Project, logs: string, reader: number): Promise<void> {
+  const rolled = await project.qm('rollout', 'talky')
+  expect(rolled.exitCode, rolled.stderr).toBe(0)
+  const [third] = await waitFor(() => logWriters(logs).filter((pid) => pid !== reader), "the new process's log process")
+  expect(pipeOf(third!)).toBe(join(logs, '.talky.log.fifo'))
+  await expectOldLogProcessGoneAndLinesWhole(logs, reader)
+}
+
 describe('logs', () => {
   it('captures stdout and stderr in .qm/logs/NAME.log and qm logs prints the last lines', async () => {
     const project = await makeProject()
@@ -95,24 +132,18 @@ describe('logs', () => {
   })
 
   it("gives a start right after a stop the service's other pipe while the stopped process's log process has not yet seen its end", async () => {
-    const project = await makeProject()
-    project.writeManifest(service('talky', 'talker-server.mjs', '    env: {TALKER_NAME: talky, TICK_MS: "20"}\n'))
-    expect((await project.qm('start')).exitCode).toBe(0)
-    const logs = join(project.dir, '.qm', 'logs')
-    const [first] = logWriters(logs)
-    expect(pipeOf(first!)).toBe(join(logs, '.talky.log.fifo'))
-    process.kill(first!, 'SIGSTOP')
-    try {
-      const stopped = await project.qm('stop')
-      expect(stopped.exitCode, stopped.stderr).toBe(0)
-      const started = await project.qm('start')
-      expect(started.exitCode, started.stderr).toBe(0)
-      const [second] = logWriters(logs).filter((pid) => pid !== first)
-      expect(pipeOf(second!)).toBe(join(logs, '.talky.log.next.fifo'))
-    } finally {
-      process.kill(first!, 'SIGCONT')
-    }
-    await expectOldLogProcessGoneAndLinesWhole(logs, first!)
+    const {project, logs, reader} = await startedOnTheOtherPipe()
+    await expectRolledOutIntoTheFirstPipe(project, logs, reader)
+  })
+
+  it('knows which pipe a process it adopted writes into, from /proc, and rolls it out into the other', async () => {
+    const {project, logs, reader} = await startedOnTheOtherPipe()
+    const daemon = project.daemonPid()!
+    process.kill(daemon, 'SIGKILL')
+    await waitFor(() => !isAlive(daemon), 'the daemon to die')
+    const adopted = await project.qm('start')
+    expect(adopted.exitCode, adopted.stderr).toBe(0)
+    await expectRolledOutIntoTheFirstPipe(project, logs, reader)
   })
 
   it('rotates a log at max_size and keeps only `keep` old files while the service writes on', async () => {
