@@ -218,7 +218,8 @@ export function logPipeHeld(logFile: string, pipe: string): boolean {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue
     try {
-      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').includes(LOG_WRITER)) continue
+      // By name, not path: the daemon before may have run from another install of qm.
+      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((arg) => basename(arg) === basename(LOG_WRITER))) continue
       for (const fd of readdirSync(`/proc/${entry}/fd`)) {
         if (readlinkSync(`/proc/${entry}/fd/${fd}`) === fifo) return true
       }
