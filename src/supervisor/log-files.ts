@@ -17,6 +17,7 @@ import type {Socket} from 'node:net'
 import {basename, dirname, join} from 'node:path'
 import type {LogSettings} from '../manifest/types.js'
 import {packagePath} from '../package-paths.js'
+import {processIds} from './proc.js'
 
 const LOG_WRITER = packagePath('libexec', 'qm-log-writer')
 // A child of the service that keeps the pipe open keeps the log process alive too; a
@@ -215,13 +216,12 @@ export function logPipeOfProcess(pid: number, logFile: string): string | undefin
  */
 export function logPipeHeld(logFile: string, pipe: string): boolean {
   const fifo = logPipePath(logFile, pipe)
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
+  for (const pid of processIds()) {
     try {
       // By name, not path: the daemon before may have run from another install of qm.
-      if (!readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').some((arg) => basename(arg) === basename(LOG_WRITER))) continue
-      for (const fd of readdirSync(`/proc/${entry}/fd`)) {
-        if (readlinkSync(`/proc/${entry}/fd/${fd}`) === fifo) return true
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => basename(arg) === basename(LOG_WRITER))) continue
+      for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+        if (readlinkSync(`/proc/${pid}/fd/${fd}`) === fifo) return true
       }
     } catch {
       continue // it ended while it was read

@@ -80,6 +80,13 @@ export function cpuPercent(earlier: UsageSample, later: UsageSample): number {
   return Math.max(0, ((later.cpuSeconds - earlier.cpuSeconds) / elapsedSeconds) * 100)
 }
 
+/** The ids of the processes /proc shows now. */
+export function processIds(): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .map(Number)
+}
+
 /**
  * A process group leader that runs with exactly these arguments (after its program, which
  * a script's #! line may have replaced) in this folder, started at or after `sinceMs`: a
@@ -92,9 +99,7 @@ export function findSpawnedLeader(args: readonly string[], cwd: string, sinceMs:
   } catch {
     return undefined
   }
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    const pid = Number(entry)
+  for (const pid of processIds()) {
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
       if (argv.at(-1) === '') argv.pop()

@@ -76,7 +76,9 @@ export class ServiceRunner {
     // Its pipe and whether a log process still reads it are known only from /proc: a
     // rollout gives its second process the other pipe, and a restart takes a free one.
     const logPipe = logPipeOfProcess(found.pid, r.logFile) ?? ''
-    r.logPipeReleased.set(logPipe, () => !logPipeHeld(r.logFile, logPipe))
+    // A log process never takes a pipe back once it has let go: /proc is read until then only.
+    let released = false
+    r.logPipeReleased.set(logPipe, () => (released ||= !logPipeHeld(r.logFile, logPipe)))
     r.process = {pid: found.pid, startTime: found.startTime, exited, adopted: true, startedAtMs, watch, logged: async () => undefined, logPipe}
     // Recorded as moves like any other, through the table's own edges.
     r.moveTo('starting', `adopting pid ${found.pid}, started by a previous daemon`)
