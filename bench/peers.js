@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // qm beside PM2 and supervisord on the same job, in one run: N services written to the
 // guide (Python, mTLS, no health service), each supervisor started, asked, killed into and
-// stopped by its own commands, in turns, R rounds, medians. The floor is the same services
+// stopped by its own commands, in turns, R rounds, medians; qm also as `qm up`, the
+// supervisor in the foreground as a container runs it. The floor is the same services
 // spawned and stopped by the harness itself. A supervisor that is not installed is skipped
 // with a line saying so. `npm run bench` builds first; then
 //   node bench/peers.js [--rounds 3] [--services 40] [--kills 10] [--status-runs 5]
@@ -13,7 +14,7 @@
 import {spawn} from 'node:child_process'
 import {parseArgs} from 'node:util'
 import {GuideJob} from './lib/guide-services.js'
-import {isAlive, killGroup, residentBytes, sleep, waitFor} from './lib/processes.js'
+import {cpuTicks, isAlive, killGroup, residentBytes, sleep, waitFor} from './lib/processes.js'
 import {machine} from './lib/report.js'
 import {summarize} from './lib/stats.js'
 import {fixedRegistry, qmAutoPorts, underLoad} from './lib/restart-load.js'
@@ -50,6 +51,7 @@ const STATUS_RUNS = count('status-runs')
 const FIRST_PORT = count('first-port')
 const RESTART_ROUNDS = options['restart-rounds'] === '0' ? 0 : count('restart-rounds')
 const MIB = 1024 * 1024
+const IDLE_SAMPLE_MS = 5000
 
 const startedMs = performance.now()
 const progress = (line) => process.stderr.write(`[${((performance.now() - startedMs) / 1000).toFixed(1).padStart(6)}s] ${line}\n`)
@@ -184,6 +186,7 @@ async function measureSupervisor(supervisor, round) {
   add('cold', column, healthy)
   await sleep(1500)
   add('memory', column, residentBytes(supervisor.daemonPid()))
+  add('idleCpu', column, await idleCpuPercent(supervisor.daemonPid()))
   for (let k = 0; k < STATUS_RUNS; k++) {
     // The floor of a command: Node starting and ending, beside each status, on the same load.
     add('status', 'floor', (await run([process.execPath, '-e', '0'], {env: job.env, cwd: job.dir})).ms)
@@ -222,6 +225,31 @@ async function measureSupervisor(supervisor, round) {
   add('memory', column, residentBytes(supervisor.daemonPid()))
   await supervisor.stop()
   await supervisor.down()
+  if (supervisor.foreground) await measureForeground(supervisor)
+}
+
+/** qm up: the same supervisor in the foreground, as a container's PID 1 runs it. */
+async function measureForeground(supervisor) {
+  await job.quiet()
+  const started = performance.now()
+  const up = supervisor.foreground()
+  try {
+    await job.allAnswered(started)
+    await sleep(1500)
+    add('upMemory', 'qm', residentBytes(up.pid))
+    add('upIdleCpu', 'qm', await idleCpuPercent(up.pid))
+  } finally {
+    const exited = new Promise((resolve) => up.once('exit', resolve))
+    up.kill('SIGTERM')
+    await exited
+  }
+}
+
+/** The share of one core a process uses over a few seconds in which nothing is asked of it. */
+async function idleCpuPercent(pid) {
+  const before = cpuTicks(pid)
+  await sleep(IDLE_SAMPLE_MS)
+  return ((cpuTicks(pid) - before) * 10 * 100) / IDLE_SAMPLE_MS
 }
 
 function median(figure, column) {
@@ -246,10 +274,13 @@ function report(names, skipped) {
     ['endpoints', `  qm endpoints (${N} rows)`, 'ms', () => ({text: '≤ supervisorctl and ≤ 2× node', limit: Math.min(median('status', 'supervisord') || Infinity, 2 * median('status', 'floor'))})],
     ['logs', '  qm logs -n 5 NAME', 'ms', () => ({text: '≤ supervisorctl and ≤ 2× node', limit: Math.min(median('status', 'supervisord') || Infinity, 2 * median('status', 'floor'))})],
     ['memory', `daemon resident memory, ${N} running`, 'bytes', () => ({text: '≤ 0.8× PM2', limit: 0.8 * median('memory', 'PM2')})],
+    ['idleCpu', `  its CPU while idle, ${N} running (% of a core)`, '%'],
+    ['upMemory', '  qm up (the foreground supervisor): resident memory', 'bytes', () => ({text: '≤ 0.8× PM2', limit: 0.8 * median('memory', 'PM2')})],
+    ['upIdleCpu', '  qm up: its CPU while idle', '%'],
     ['stopClosed', `stop all → all ${N} ports closed`, 'ms', () => ({text: '≤ supervisord', limit: median('stopClosed', 'supervisord')})],
     ['stopReturns', 'stop command returns', 'ms', () => ({text: '≤ ports closed + 50 ms', limit: median('stopClosed', 'qm') + 50})],
   ]
-  const format = (value, unit) => (!Number.isFinite(value) ? '–' : unit === 'bytes' ? `${(value / MIB).toFixed(1)} MiB` : value >= 1000 || value <= -1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`)
+  const format = (value, unit) => (!Number.isFinite(value) ? '–' : unit === 'bytes' ? `${(value / MIB).toFixed(1)} MiB` : unit === '%' ? `${value.toFixed(1)} %` : value >= 1000 || value <= -1000 ? `${(value / 1000).toFixed(2)} s` : `${value.toFixed(0)} ms`)
   const cells = rows.map(([id, label, unit, aim]) => {
     const values = columns.map((column) => median(id, column))
     const qmValue = median(id, 'qm')

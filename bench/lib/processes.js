@@ -80,6 +80,14 @@ export function processGroupOf(pid) {
   return fields ? Number(fields[2]) : undefined
 }
 
+/** User and system CPU time a process has used so far, in clock ticks (1/100 s on Linux). */
+export function cpuTicks(pid) {
+  const fields = statFields(pid)
+  if (!fields) throw new Error(`no process ${pid}`)
+  // After the command's ")": state is field 0, utime 11, stime 12.
+  return Number(fields[11]) + Number(fields[12])
+}
+
 export function residentBytes(pid) {
   const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))
   if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`)

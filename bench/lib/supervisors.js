@@ -59,6 +59,8 @@ export function qm(job) {
     stop: async () => expectOk(await run(cli('stop'), {env, cwd: dir}), 'qm stop'),
     status: (json) => run(cli('status', ...(json ? ['--json'] : [])), {env, cwd: dir}),
     daemonPid: () => pidFromFile(join(dir, '.qm', 'daemon.pid')),
+    /** qm up, its output thrown away; it stops every service and exits on SIGTERM. */
+    foreground: () => spawn(process.execPath, [QM_BIN, 'up'], {env, cwd: dir, stdio: 'ignore'}),
     async servicePid(i) {
       const {stdout} = await run(cli('status', job.names[i], '--json'), {env, cwd: dir})
       return JSON.parse(stdout).services[0].pid

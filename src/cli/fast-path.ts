@@ -2,7 +2,7 @@
 // more than the rest of `qm status` together (about 100 of its ms, measured with `npm run
 // bench`), so bin/run.js hands the command line here first. This path takes only the
 // plain forms (`qm status|start|stop|restart [NAME…] [--json]`, `qm --version`,
-// `qm endpoints`, `qm logs -n N` without -f, `qm top`) and reads nothing it does not need: with a
+// `qm endpoints`, `qm logs -n N` without -f, `qm top`, `qm up [NAME…]`) and reads nothing it does not need: with a
 // daemon running, status, start, stop and restart need the manifest's location and the
 // socket, not a parsed manifest, because the daemon holds it (and a start has it read the
 // file again). A start with no daemon loads the manifest and starts one: oclif would add
@@ -59,6 +59,10 @@ export async function runFastPath(argv: readonly string[]): Promise<number | und
       const [manifest, {showTop}] = await Promise.all([load(parsed.flags), import('./top.js')])
       return showTop(manifest)
     })
+  }
+  if (command === 'up') {
+    const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}})
+    return parsed && up(parsed)
   }
   if (command === 'logs') {
     const parsed = parse(rest, {manifest: MANIFEST, tail: {kind: 'integer', char: 'n', aliases: ['lines']}, since: {kind: 'string'}, timestamps: {kind: 'boolean', char: 't'}})
@@ -139,6 +143,22 @@ async function endpoints({flags}: Parsed): Promise<number | undefined> {
   return report(json, async () => {
     const [manifest, {showEndpoints}] = await Promise.all([load(flags), import('./read-commands.js')])
     return showEndpoints(manifest, {...(typeof flags.host === 'string' ? {host: flags.host} : {}), allHosts: flags['all-hosts'] === true}, io(json))
+  })
+}
+
+/** qm up: it runs as long as the services do, so oclif would stay loaded all that time. A manifest that does not load goes to oclif, as for a start. */
+async function up({flags, positionals}: Parsed): Promise<number | undefined> {
+  let manifest
+  try {
+    manifest = await load(flags)
+  } catch (error) {
+    if (error instanceof QmError) return undefined
+    throw error
+  }
+  const {runUp} = await import('./up.js')
+  return report(false, async () => {
+    await runUp(manifest, positionals, lineTo(process.stdout))
+    return {result: undefined, exitCode: 0}
   })
 }
 

@@ -1,9 +1,6 @@
 import {Args} from '@oclif/core'
 import {QmCommand} from '../cli/qm-command.js'
-import {runInForeground} from '../daemon/foreground.js'
-import {expandInstances} from '../manifest/instances.js'
-import {colourFor} from '../ui/colour.js'
-import {prefixedOutput} from '../ui/prefixed-output.js'
+import {runUp} from '../cli/up.js'
 
 export default class Up extends QmCommand {
   static override summary = 'Run the supervisor in the foreground: start everything, print every log line, stop all on Ctrl-C.'
@@ -15,25 +12,6 @@ export default class Up extends QmCommand {
   async run(): Promise<void> {
     const {argv, flags} = await this.parse(Up)
     const manifest = await this.loadManifest(flags.manifest)
-    const names = expandInstances(manifest.services).map((instance) => instance.name)
-    // Once the terminal has hung up, writing to it fails (EIO): the services still have to be
-    // stopped, so output stops instead of the process.
-    let terminalGone = false
-    process.stdout.on('error', () => {
-      terminalGone = true
-    })
-    const output = prefixedOutput(colourFor(process.stdout), names, (line) => {
-      if (!terminalGone) this.out(line)
-    })
-    await runInForeground(manifest, argv as string[], output, () =>
-      new Promise((resolve) => {
-        process.once('SIGINT', () => resolve())
-        process.once('SIGTERM', () => resolve())
-        process.once('SIGHUP', () => {
-          terminalGone = true
-          resolve()
-        })
-      }),
-    )
+    await runUp(manifest, argv as string[], (line) => this.out(line))
   }
 }

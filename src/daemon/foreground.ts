@@ -2,9 +2,13 @@
 // handed to the caller as they come, until a signal asks for a graceful stop.
 import type {Manifest} from '../manifest/types.js'
 import {expandInstances} from '../manifest/instances.js'
-import {LogFollower, logPath, parseLogLine} from '../supervisor/log-files.js'
+import {logPath} from '../supervisor/log-files.js'
+import {followLines} from '../supervisor/log-view.js'
 import type {AttemptResult, Transition} from '../supervisor/states.js'
 import {Daemon} from './daemon.js'
+
+// A line shows within this long of its write; each poll is one stat() per service.
+const FOLLOW_POLL_MS = 50
 
 export interface ForegroundOutput {
   logLine: (name: string, line: string) => void
@@ -15,11 +19,8 @@ export interface ForegroundOutput {
 
 export async function runInForeground(manifest: Manifest, names: string[], output: ForegroundOutput, untilSignal: () => Promise<void>): Promise<void> {
   const daemon = await Daemon.open({manifest, log: () => undefined, onTransition: output.transition})
-  const followers = expandInstances(manifest.services).map((instance) => {
-    const follower = new LogFollower(logPath(manifest.stateDir, instance.name), (line) => output.logLine(instance.name, parseLogLine(line).text), {fromEnd: true})
-    follower.start(50)
-    return follower
-  })
+  const sources = expandInstances(manifest.services).map((instance) => ({name: instance.name, path: logPath(manifest.stateDir, instance.name)}))
+  const stopFollowing = followLines(sources, (line) => output.logLine(line.name, line.text), FOLLOW_POLL_MS)
   const stopped = untilSignal()
   let signalled = false
   void stopped.then(() => {
@@ -40,6 +41,6 @@ export async function runInForeground(manifest: Manifest, names: string[], outpu
     output.note('stopping every service')
   } finally {
     await daemon.close({stopServices: true})
-    for (const follower of followers) follower.stop()
+    stopFollowing()
   }
 }

@@ -15,6 +15,7 @@ import {execFileSync, type spawn as spawnChild} from 'node:child_process'
 import {closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync} from 'node:fs'
 import type {Socket} from 'node:net'
 import {basename, dirname, join} from 'node:path'
+import {StringDecoder} from 'node:string_decoder'
 import type {LogSettings} from '../manifest/types.js'
 import {packagePath} from '../package-paths.js'
 import {processIds} from './proc.js'
@@ -23,6 +24,7 @@ const LOG_WRITER = packagePath('libexec', 'qm-log-writer')
 // A child of the service that keeps the pipe open keeps the log process alive too; a
 // failed start's log tail is read after at most this long.
 const LOG_FLUSH_WAIT_MS = 1000
+const READ_CHUNK_BYTES = 64 * 1024
 
 /** The time the log process put in front of a line: "2026-12-01T15:50:01.123Z " (no ms without Time::HiRes). */
 const LINE_STAMP = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{3})?Z) /
@@ -274,13 +276,16 @@ export function lastLines(path: string, count: number, maxBytes = 256 * 1024): s
  * Follows a log file as it grows, as `tail -F` does: when rotation renames it away, what
  * was written to the old file is read to its end before the new file is read from its start.
  * Polls: fs.watch misses writes through another process's descriptor on some filesystems.
+ * A poll that finds nothing new is one stat() and allocates nothing: `qm up` polls forty of
+ * these twenty times a second for as long as it runs.
  */
 export class LogFollower {
   private fd: number | undefined
   private inode: number | undefined
   private offset: number
   private partial = ''
-  private timer: NodeJS.Timeout | undefined
+  // A character split between two reads is decoded whole on the second.
+  private readonly decoder = new StringDecoder('utf8')
 
   constructor(
     private readonly path: string,
@@ -290,25 +295,24 @@ export class LogFollower {
     this.offset = options.fromEnd && existsSync(path) ? statSync(path).size : 0
   }
 
-  start(intervalMs = 100): void {
-    this.timer = setInterval(() => this.poll(), intervalMs)
-    this.poll()
-  }
-
   poll(): void {
-    if (this.fd === undefined && !this.open()) return
-    this.readToEnd()
-    let current: number | undefined
+    let current: {ino: number; size: number} | undefined
     try {
-      current = statSync(this.path).ino
+      current = statSync(this.path)
     } catch {
-      current = undefined // renamed away and not made again yet
+      current = undefined // not created yet, or renamed away and not made again yet
     }
-    if (current === this.inode) return
-    // Rotated: the old file is read to its end (above); the new one from its start.
-    closeSync(this.fd!)
-    this.fd = undefined
-    this.offset = 0
+    if (this.fd !== undefined && current !== undefined && current.ino === this.inode) {
+      if (current.size > this.offset) this.readToEnd()
+      return
+    }
+    if (this.fd !== undefined) {
+      // Rotated: the old file is read to its end, the new one from its start.
+      this.readToEnd()
+      closeSync(this.fd)
+      this.fd = undefined
+      this.offset = 0
+    }
     if (current !== undefined && this.open()) this.readToEnd()
   }
 
@@ -316,7 +320,7 @@ export class LogFollower {
     try {
       this.fd = openSync(this.path, 'r')
     } catch {
-      return false // not created yet
+      return false // renamed away between the stat and the open
     }
     const stat = fstatSync(this.fd)
     this.inode = stat.ino
@@ -325,24 +329,23 @@ export class LogFollower {
   }
 
   private readToEnd(): void {
-    const buffer = Buffer.alloc(64 * 1024)
+    const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
     for (;;) {
       const read = readSync(this.fd!, buffer, 0, buffer.length, this.offset)
       if (read <= 0) return
       this.offset += read
-      const lines = (this.partial + buffer.toString('utf8', 0, read)).split('\n')
+      const lines = (this.partial + this.decoder.write(buffer.subarray(0, read))).split('\n')
       this.partial = lines.pop() ?? ''
       for (const line of lines) this.onLine(line)
     }
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer)
-    this.timer = undefined
     this.poll()
     if (this.fd !== undefined) closeSync(this.fd)
     this.fd = undefined
-    if (this.partial) this.onLine(this.partial)
+    const rest = this.partial + this.decoder.end()
+    if (rest) this.onLine(rest)
     this.partial = ''
   }
 }

@@ -41,14 +41,19 @@ export function recentLines(sources: readonly LogSource[], options: {count?: num
     .map((entry) => entry.line)
 }
 
-/** Follows every source from its end; returns a function that stops them all. */
+/**
+ * Follows every source from its end, all on one timer; returns a function that stops them
+ * all, each read to its end first.
+ */
 export function followLines(sources: readonly LogSource[], onLine: (line: ServiceLogLine) => void, pollMs = 100): () => void {
-  const followers = sources.map((source) => {
-    const follower = new LogFollower(source.path, (line) => onLine({name: source.name, ...parseLogLine(line)}), {fromEnd: true})
-    follower.start(pollMs)
-    return follower
-  })
+  const followers = sources.map((source) => new LogFollower(source.path, (line) => onLine({name: source.name, ...parseLogLine(line)}), {fromEnd: true}))
+  const pollAll = () => {
+    for (const follower of followers) follower.poll()
+  }
+  const timer = setInterval(pollAll, pollMs)
+  pollAll()
   return () => {
+    clearInterval(timer)
     for (const follower of followers) follower.stop()
   }
 }

@@ -26,7 +26,7 @@ const ALLOWED: Record<string, readonly string[] | 'anything'> = {
   export: ['supervisor', 'registry', 'manifest'],
   scaffold: ['manifest', 'registry'],
   ui: ['supervisor', 'certs', 'doctor', 'control', 'registry', 'grpc', 'health', 'manifest', 'fleet'],
-  cli: ['ui', 'manifest', 'control', 'registry', 'supervisor', 'fleet', 'certs', 'net'],
+  cli: ['ui', 'manifest', 'control', 'registry', 'supervisor', 'fleet', 'certs', 'net', 'daemon'],
   commands: 'anything',
 }
 /** Parts that may import these only as types. */

@@ -8,8 +8,8 @@ import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {beforeAll, describe, expect, it} from 'vitest'
-import {FIXTURES, makeProject, service, type Project} from '../helpers/project.js'
-import {QM_BIN, runQm, type QmResult} from '../helpers/run-qm.js'
+import {FIXTURES, makeProject, service, waitFor, type Project} from '../helpers/project.js'
+import {QM_BIN, runQm, startQm, type QmResult} from '../helpers/run-qm.js'
 import {REPO} from '../helpers/services.js'
 import {tempDir} from '../helpers/temp-dir.js'
 
@@ -45,7 +45,7 @@ const PLAIN_FORMS = [
   ['logs', '--tail=1'],
   ['logs', 'nobody'],
 ]
-const OCLIF_FORMS = [['status', '--hepl'], ['status', '-h'], ['logs', '-n', 'many'], ['endpoints', '--host', 'a', '--all-hosts'], ['endpoints', '--check', '--mark-inactive'], ['validate'], ['stop', '--all']]
+const OCLIF_FORMS = [['status', '--hepl'], ['status', '-h'], ['logs', '-n', 'many'], ['endpoints', '--host', 'a', '--all-hosts'], ['endpoints', '--check', '--mark-inactive'], ['validate'], ['stop', '--all'], ['up', '-h']]
 
 // Uptime, CPU, memory and probe latency move between two runs (and with them the columns'
 // widths); the rest is the same text.
@@ -126,6 +126,34 @@ describe('the commands typed all day, without oclif', () => {
       expect((await project.qm('shutdown')).exitCode).toBe(0)
       expect(steady(fast), `qm ${args.join(' ')}`).toEqual(steady(oclif))
     }
+  })
+
+  it('runs qm up without oclif, which would stay loaded for as long as its services run, and stops them on SIGTERM', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'health-server.mjs'))
+    const file = join(tempDir('qm-imports-'), 'imports.txt')
+    const up = startQm(['up'], {cwd: project.dir, env: {NODE_OPTIONS: `--import ${join(FIXTURES, 'record-imports.mjs')}`, QM_TEST_IMPORTS_FILE: file}})
+    let output = ''
+    up.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    try {
+      await waitFor(() => output.includes('alpha | READY port='), 'the prefixed READY line')
+      await waitFor(() => output.includes('alpha | qm: alpha: starting → running'), 'alpha running')
+    } finally {
+      up.kill('SIGTERM')
+    }
+    const result = await up
+    expect(result.exitCode, String(result.stderr)).toBe(0)
+    expect(output).toContain('alpha | qm: alpha: running → stopping')
+    const loaded = readFileSync(file, 'utf8').split('\n')
+    expect(usesOclif(loaded)).toBe(false)
+    expect(loaded).toContain(`file://${join(REPO, 'dist/cli/up.js')}`)
+    expect(project.daemonPid()).toBeUndefined()
+
+    project.writeManifest(service('alpha', 'health-server.mjs') + '  beta:\n    command: 42\n')
+    const refused = await qmRecording(project, ['up'])
+    expect([usesOclif(refused.loaded), refused.exitCode]).toEqual([true, 2])
+    expect(refused.stderr).toContain('beta')
+    expect(project.daemonPid()).toBeUndefined()
   })
 
   it('leaves a start with no daemon and a manifest that does not load to oclif, which says why and starts nothing', async () => {

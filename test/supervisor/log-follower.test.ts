@@ -1,0 +1,68 @@
+// Following a log as `qm logs -f` and `qm up` do: from its end, through the log process's
+// renames, with a character that two writes split shown whole. Real files; each poll is
+// called by the test, so nothing depends on a timer.
+import {appendFileSync, renameSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {describe, expect, it} from 'vitest'
+import {LogFollower} from '../../src/supervisor/log-files.js'
+import {followLines} from '../../src/supervisor/log-view.js'
+import {waitFor} from '../helpers/project.js'
+import {tempDir} from '../helpers/temp-dir.js'
+
+describe('LogFollower', () => {
+  it('starts at the end, reads a rotated file to its end before the new one, and decodes a split character whole', () => {
+    const log = join(tempDir(), 'svc.log')
+    writeFileSync(log, 'written before\n')
+    const lines: string[] = []
+    const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+    follower.poll()
+    expect(lines).toEqual([])
+
+    const accent = Buffer.from('é')
+    appendFileSync(log, Buffer.concat([Buffer.from('first\ncaf'), accent.subarray(0, 1)]))
+    follower.poll()
+    appendFileSync(log, Buffer.concat([accent.subarray(1), Buffer.from('\n')]))
+    follower.poll()
+    follower.poll() // nothing new: nothing more
+    expect(lines).toEqual(['first', 'café'])
+
+    // The log process renames the full log away and writes on into a new one.
+    appendFileSync(log, 'last of the old file\n')
+    renameSync(log, `${log}.1`)
+    writeFileSync(log, 'first of the new file\nunfinished')
+    follower.poll()
+    expect(lines.slice(2)).toEqual(['last of the old file', 'first of the new file'])
+
+    follower.stop()
+    expect(lines.slice(4)).toEqual(['unfinished'])
+  })
+
+  it('waits for a log that does not exist yet and reads it from its start', () => {
+    const log = join(tempDir(), 'later.log')
+    const lines: string[] = []
+    const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+    follower.poll()
+    writeFileSync(log, 'hello\n')
+    follower.poll()
+    follower.stop()
+    expect(lines).toEqual(['hello'])
+  })
+})
+
+describe('followLines', () => {
+  it('follows several logs on one timer, each line with its service, until stopped', async () => {
+    const dir = tempDir()
+    const sources = ['alpha', 'beta'].map((name) => ({name, path: join(dir, `${name}.log`)}))
+    for (const source of sources) writeFileSync(source.path, 'old\n')
+    const seen: string[] = []
+    const stop = followLines(sources, (line) => seen.push(`${line.name}: ${line.text} @${line.at ?? '-'}`), 5)
+    try {
+      appendFileSync(sources[0]!.path, '2026-12-01T15:50:01.123Z one\n')
+      appendFileSync(sources[1]!.path, 'two\n')
+      await waitFor(() => seen.length === 2, 'both lines')
+    } finally {
+      stop()
+    }
+    expect(seen.sort()).toEqual(['alpha: one @2026-12-01T15:50:01.123Z', 'beta: two @-'])
+  })
+})
