@@ -51,7 +51,8 @@ const STATUS_RUNS = count('status-runs')
 const FIRST_PORT = count('first-port')
 const RESTART_ROUNDS = options['restart-rounds'] === '0' ? 0 : count('restart-rounds')
 const MIB = 1024 * 1024
-const IDLE_SAMPLE_MS = 5000
+// qm's health interval: each service's liveness probe falls in the window once.
+const IDLE_SAMPLE_MS = 10_000
 
 const startedMs = performance.now()
 const progress = (line) => process.stderr.write(`[${((performance.now() - startedMs) / 1000).toFixed(1).padStart(6)}s] ${line}\n`)
@@ -233,13 +234,13 @@ async function measureForeground(supervisor) {
   await job.quiet()
   const started = performance.now()
   const up = supervisor.foreground()
+  const exited = new Promise((resolve) => up.once('exit', resolve))
   try {
     await job.allAnswered(started)
     await sleep(1500)
     add('upMemory', 'qm', residentBytes(up.pid))
     add('upIdleCpu', 'qm', await idleCpuPercent(up.pid))
   } finally {
-    const exited = new Promise((resolve) => up.once('exit', resolve))
     up.kill('SIGTERM')
     await exited
   }

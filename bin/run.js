@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The commands typed all day (status, stop and restart with a daemon running, start with
-// or without one, --version, endpoints, logs -n) run without oclif when their command
-// line is plain: loading oclif costs more than the rest of them.
+// or without one, --version, endpoints, logs -n) and the long-running ones (top, up) run
+// without oclif when their command line is plain: loading oclif costs more than the rest of
+// them, and stays resident for as long as a long-running one runs.
 const {normalizeArgv} = await import('../dist/cli/argv.js')
 const args = normalizeArgv(process.argv.slice(2))
 const {runFastPath} = await import('../dist/cli/fast-path.js')

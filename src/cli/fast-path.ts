@@ -31,7 +31,8 @@ const STATUS_NAMES = new Set(['status', 'ps', 'ls', 'list'])
 const MANIFEST: FlagSpec = {kind: 'string'}
 const JSON_FLAG: FlagSpec = {kind: 'boolean'}
 /** The flags of status, start, stop and restart: -f is --manifest there (not on logs, where it follows). */
-const DAEMON_FLAGS: Record<string, FlagSpec> = {manifest: {...MANIFEST, char: 'f'}, json: JSON_FLAG}
+const MANIFEST_FLAGS: Record<string, FlagSpec> = {manifest: {...MANIFEST, char: 'f'}}
+const DAEMON_FLAGS: Record<string, FlagSpec> = {...MANIFEST_FLAGS, json: JSON_FLAG}
 
 /** The exit code of a command run here, or undefined: oclif should run it. */
 export async function runFastPath(argv: readonly string[]): Promise<number | undefined> {
@@ -53,7 +54,7 @@ export async function runFastPath(argv: readonly string[]): Promise<number | und
     return endpoints(parsed)
   }
   if (command === 'top') {
-    const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}})
+    const parsed = parse(rest, MANIFEST_FLAGS)
     if (!parsed || parsed.positionals.length > 0) return undefined
     return report(false, async () => {
       const [manifest, {showTop}] = await Promise.all([load(parsed.flags), import('./top.js')])
@@ -61,7 +62,7 @@ export async function runFastPath(argv: readonly string[]): Promise<number | und
     })
   }
   if (command === 'up') {
-    const parsed = parse(rest, {manifest: {...MANIFEST, char: 'f'}})
+    const parsed = parse(rest, MANIFEST_FLAGS)
     return parsed && up(parsed)
   }
   if (command === 'logs') {
@@ -121,13 +122,8 @@ async function change(client: ControlClient, verb: 'start' | 'stop' | 'restart',
  * manifest that does not load goes to oclif, which says what is wrong in its own words.
  */
 async function startDaemonAndStart({flags, positionals}: Parsed): Promise<number | undefined> {
-  let manifest
-  try {
-    manifest = await load(flags)
-  } catch (error) {
-    if (error instanceof QmError) return undefined
-    throw error
-  }
+  const manifest = await loadOrDefer(flags)
+  if (!manifest) return undefined
   const json = flags.json === true
   const [{QmClient}, bodies] = await Promise.all([import('../control/qm-client.js'), import('./change-commands.js')])
   const changeIo = changeIoFor(json)
@@ -148,13 +144,8 @@ async function endpoints({flags}: Parsed): Promise<number | undefined> {
 
 /** qm up: it runs as long as the services do, so oclif would stay loaded all that time. A manifest that does not load goes to oclif, as for a start. */
 async function up({flags, positionals}: Parsed): Promise<number | undefined> {
-  let manifest
-  try {
-    manifest = await load(flags)
-  } catch (error) {
-    if (error instanceof QmError) return undefined
-    throw error
-  }
+  const manifest = await loadOrDefer(flags)
+  if (!manifest) return undefined
   const {runUp} = await import('./up.js')
   return report(false, async () => {
     await runUp(manifest, positionals, lineTo(process.stdout))
@@ -219,6 +210,16 @@ function findOptions(flags: Parsed['flags']): FindManifestOptions {
 async function load(flags: Parsed['flags']) {
   const {loadManifest} = await import('../manifest/load.js')
   return loadManifest(findOptions(flags))
+}
+
+/** The manifest, or undefined when it does not load: oclif's path then says what is wrong in its own words. */
+async function loadOrDefer(flags: Parsed['flags']) {
+  try {
+    return await load(flags)
+  } catch (error) {
+    if (error instanceof QmError) return undefined
+    throw error
+  }
 }
 
 /**

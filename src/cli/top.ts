@@ -261,11 +261,12 @@ class Top {
     const mode = {kind: 'log' as const, name, lines: recentLines([{name, path}], {count: 500}).map((line) => line.text), search: undefined, typing: false, hit: undefined}
     this.state.mode = mode
     this.stopLog?.()
-    this.stopLog = followLines([{name, path}], (line) => {
-      mode.lines.push(line.text)
+    const show = (text: string) => {
+      mode.lines.push(text)
       if (mode.lines.length > LOG_LINES_KEPT) mode.lines.splice(0, mode.lines.length - LOG_LINES_KEPT)
       this.draw()
-    })
+    }
+    this.stopLog = followLines([{name, path}], (line) => show(line.text), undefined, (_name, error) => show(`qm: cannot read this log: ${error.message}`))
     this.draw()
   }
 

@@ -274,10 +274,11 @@ export function lastLines(path: string, count: number, maxBytes = 256 * 1024): s
 
 /**
  * Follows a log file as it grows, as `tail -F` does: when rotation renames it away, what
- * was written to the old file is read to its end before the new file is read from its start.
- * Polls: fs.watch misses writes through another process's descriptor on some filesystems.
- * A poll that finds nothing new is one stat() and allocates nothing: `qm up` polls forty of
- * these twenty times a second for as long as it runs.
+ * was written to the old file is read to its end before the new file is read from its start;
+ * when it is truncated in place, it is read again from its start. Polls: fs.watch misses
+ * writes through another process's descriptor on some filesystems. A poll that finds nothing
+ * new is one stat() and reads nothing: `qm up` polls forty of these ten times a second for as
+ * long as it runs.
  */
 export class LogFollower {
   private fd: number | undefined
@@ -285,35 +286,39 @@ export class LogFollower {
   private offset: number
   private partial = ''
   // A character split between two reads is decoded whole on the second.
-  private readonly decoder = new StringDecoder('utf8')
+  private decoder = new StringDecoder('utf8')
 
   constructor(
     private readonly path: string,
     private readonly onLine: (line: string) => void,
     options: {fromEnd: boolean},
   ) {
-    this.offset = options.fromEnd && existsSync(path) ? statSync(path).size : 0
+    this.offset = options.fromEnd ? sizeOf(path) : 0
   }
 
   poll(): void {
-    let current: {ino: number; size: number} | undefined
-    try {
-      current = statSync(this.path)
-    } catch {
-      current = undefined // not created yet, or renamed away and not made again yet
-    }
+    // Undefined when not created yet, or renamed away and not made again yet.
+    const current = statSync(this.path, {throwIfNoEntry: false})
     if (this.fd !== undefined && current !== undefined && current.ino === this.inode) {
-      if (current.size > this.offset) this.readToEnd()
+      if (current.size < this.offset) this.restart() // truncated in place (copytruncate)
+      // Only what the stat saw: under a flood a poll ends, and the next one goes on.
+      if (current.size > this.offset) this.readUpTo(current.size)
       return
     }
     if (this.fd !== undefined) {
       // Rotated: the old file is read to its end, the new one from its start.
-      this.readToEnd()
+      this.readUpTo(Number.POSITIVE_INFINITY)
       closeSync(this.fd)
       this.fd = undefined
-      this.offset = 0
+      this.restart()
     }
-    if (current !== undefined && this.open()) this.readToEnd()
+    if (current !== undefined && this.open()) this.readUpTo(current.size)
+  }
+
+  private restart(): void {
+    this.offset = 0
+    this.partial = ''
+    this.decoder = new StringDecoder('utf8')
   }
 
   private open(): boolean {
@@ -328,10 +333,10 @@ export class LogFollower {
     return true
   }
 
-  private readToEnd(): void {
+  private readUpTo(end: number): void {
     const buffer = Buffer.allocUnsafe(READ_CHUNK_BYTES)
-    for (;;) {
-      const read = readSync(this.fd!, buffer, 0, buffer.length, this.offset)
+    while (this.offset < end) {
+      const read = readSync(this.fd!, buffer, 0, Math.min(buffer.length, end - this.offset), this.offset)
       if (read <= 0) return
       this.offset += read
       const lines = (this.partial + this.decoder.write(buffer.subarray(0, read))).split('\n')
@@ -342,10 +347,22 @@ export class LogFollower {
 
   stop(): void {
     this.poll()
-    if (this.fd !== undefined) closeSync(this.fd)
+    if (this.fd !== undefined) {
+      this.readUpTo(Number.POSITIVE_INFINITY)
+      closeSync(this.fd)
+    }
     this.fd = undefined
     const rest = this.partial + this.decoder.end()
     if (rest) this.onLine(rest)
     this.partial = ''
+  }
+}
+
+/** A file's size; 0 when it does not exist or cannot be looked at yet (each poll tries again and says why). */
+function sizeOf(path: string): number {
+  try {
+    return statSync(path, {throwIfNoEntry: false})?.size ?? 0
+  } catch {
+    return 0
   }
 }

@@ -43,17 +43,30 @@ export function recentLines(sources: readonly LogSource[], options: {count?: num
 
 /**
  * Follows every source from its end, all on one timer; returns a function that stops them
- * all, each read to its end first.
+ * all, each read to its end first. A log that cannot be read is told to onError once, tried
+ * again on every poll, and keeps none of the others from being read.
  */
-export function followLines(sources: readonly LogSource[], onLine: (line: ServiceLogLine) => void, pollMs = 100): () => void {
-  const followers = sources.map((source) => new LogFollower(source.path, (line) => onLine({name: source.name, ...parseLogLine(line)}), {fromEnd: true}))
-  const pollAll = () => {
-    for (const follower of followers) follower.poll()
+export function followLines(sources: readonly LogSource[], onLine: (line: ServiceLogLine) => void, pollMs = 100, onError: (name: string, error: Error) => void = () => undefined): () => void {
+  const followers = sources.map((source) => ({
+    name: source.name,
+    follower: new LogFollower(source.path, (line) => onLine({name: source.name, ...parseLogLine(line)}), {fromEnd: true}),
+    failing: false,
+  }))
+  const each = (step: (follower: LogFollower) => void) => {
+    for (const entry of followers) {
+      try {
+        step(entry.follower)
+        entry.failing = false
+      } catch (error) {
+        if (!entry.failing) onError(entry.name, error as Error)
+        entry.failing = true
+      }
+    }
   }
-  const timer = setInterval(pollAll, pollMs)
-  pollAll()
+  each((follower) => follower.poll())
+  const timer = setInterval(() => each((follower) => follower.poll()), pollMs)
   return () => {
     clearInterval(timer)
-    for (const follower of followers) follower.stop()
+    each((follower) => follower.stop())
   }
 }

@@ -87,8 +87,9 @@ describe('hooks', () => {
     const project = await makeProject()
     const out = join(project.dir, 'hook-out')
     mkdirSync(out)
-    // A hook written as argv: node records its environment and stdin in a file of its own.
-    const recorder = `const fs = require('fs'); let input = ''; process.stdin.on('data', (c) => (input += c)).on('end', () => fs.writeFileSync(process.argv[1] + '/' + process.env.QM_EVENT + '-' + process.env.QM_INSTANCE + '-' + process.pid + '.json', JSON.stringify({env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('QM_'))), stdin: JSON.parse(input)})))`
+    // A hook written as argv: node records its environment and stdin in a file of its own. It writes
+    // a hidden file and renames it, so the test never reads a file that is still being written.
+    const recorder = `const fs = require('fs'); let input = ''; process.stdin.on('data', (c) => (input += c)).on('end', () => { const partial = process.argv[1] + '/.partial-' + process.pid; fs.writeFileSync(partial, JSON.stringify({env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('QM_'))), stdin: JSON.parse(input)})); fs.renameSync(partial, process.argv[1] + '/' + process.env.QM_EVENT + '-' + process.env.QM_INSTANCE + '-' + process.pid + '.json') })`
     const hook = (argv: string[]) => JSON.stringify(argv)
     project.writeManifest(
       service('looping', 'exit-at-once.mjs', `    backoff: {initial: 100ms, max_failures: 3}\n    hooks: {on_fatal: ${hook([process.execPath, '-e', recorder, out])}}\n`) +

@@ -179,6 +179,32 @@ describe('a terminal that hangs up', () => {
   })
 })
 
+describe('qm up on a terminal', () => {
+  it('keeps stopping gracefully through a second Ctrl-C, saying so, and exits 0 with nothing left running', async () => {
+    const project = await makeProject()
+    // It ignores SIGTERM, so its stop takes the whole stop_timeout: time for a second Ctrl-C.
+    project.writeManifest(service('deaf', 'stubborn-server.mjs', '    stop_timeout: 2s\n') + service('svc_b', 'guide-call-server.mjs'))
+    const up = runOnPty([process.execPath, QM_BIN, 'up'], {cwd: project.dir})
+    const running = await waitFor(async () => {
+      const all = await rows(project).catch(() => [])
+      return all.length === 2 && all.every((r) => r.state === 'running') ? all : undefined
+    }, 'both services running under qm up')
+    await up.waitFor(/deaf +\| CHILD pid=(\d+)/)
+    const grandchild = Number(/deaf +\| CHILD pid=(\d+)/.exec(up.text())![1])
+    up.type('\u0003')
+    await up.waitFor(/deaf +\| qm: deaf: running → stopping/)
+    up.type('\u0003')
+    await up.waitFor(/qm: SIGINT: still stopping the services gracefully/)
+    expect(await up.exited).toBe(0)
+    for (const r of running) {
+      expect(isAlive(r.pid!)).toBe(false)
+      expect(listening(r.port!)).toBe(false)
+    }
+    expect(isAlive(grandchild)).toBe(false)
+    expect(up.text()).toMatch(/deaf +\| qm: deaf: stopping → stopped/)
+  })
+})
+
 describe('start on a terminal', () => {
   it('ends, with exit 1 and the reason, for a service added while the daemon runs that exits at once', async () => {
     const project = await makeProject()

@@ -258,6 +258,18 @@ describe('qm up', () => {
     for (const port of ports) expect(isListening(port)).toBe(false)
     expect(project.daemonPid()).toBeUndefined()
   })
+
+  it('refuses a service the manifest does not have, before it starts anything', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'health-server.mjs'))
+    const result = await project.qm('up', 'nosuch')
+    expect(result.exitCode).toBe(2)
+    expect(result.stderr).toBe(`error unknown service "nosuch"\nhint  services in ${join(project.dir, 'services.yaml')}: alpha`)
+    expect(result.stdout).toBe('')
+    expect(project.daemonPid()).toBeUndefined()
+    expect((await rows(project)).map((row) => [row.name, row.state, row.pid, row.port])).toEqual([['alpha', 'stopped', null, null]])
+    expect(await project.endpoints()).toEqual([])
+  })
 })
 
 describe('qm unregister', () => {

@@ -1,7 +1,7 @@
 // Following a log as `qm logs -f` and `qm up` do: from its end, through the log process's
 // renames, with a character that two writes split shown whole. Real files; each poll is
 // called by the test, so nothing depends on a timer.
-import {appendFileSync, renameSync, writeFileSync} from 'node:fs'
+import {appendFileSync, renameSync, symlinkSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {LogFollower} from '../../src/supervisor/log-files.js'
@@ -47,6 +47,36 @@ describe('LogFollower', () => {
     follower.stop()
     expect(lines).toEqual(['hello'])
   })
+
+  it('reads a log truncated in place again from its start, dropping the unfinished line of before', () => {
+    const log = join(tempDir(), 'copytruncate.log')
+    writeFileSync(log, '')
+    const lines: string[] = []
+    const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+    appendFileSync(log, 'a long line before the truncation\nhalf')
+    follower.poll()
+    writeFileSync(log, 'new\n') // the same file, cut short and written again
+    follower.poll()
+    follower.stop()
+    expect(lines).toEqual(['a long line before the truncation', 'new'])
+  })
+
+  it('reads a log renamed away with no new one made to its end, and waits for the new one', () => {
+    const log = join(tempDir(), 'gone.log')
+    writeFileSync(log, '')
+    const lines: string[] = []
+    const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+    follower.poll()
+    appendFileSync(log, 'the last line\n')
+    renameSync(log, `${log}.1`)
+    follower.poll()
+    follower.poll()
+    expect(lines).toEqual(['the last line'])
+    writeFileSync(log, 'made again\n')
+    follower.poll()
+    follower.stop()
+    expect(lines).toEqual(['the last line', 'made again'])
+  })
 })
 
 describe('followLines', () => {
@@ -64,5 +94,34 @@ describe('followLines', () => {
       stop()
     }
     expect(seen.sort()).toEqual(['alpha: one @2026-12-01T15:50:01.123Z', 'beta: two @-'])
+    // Stopped means stopped: a line written after it never arrives.
+    appendFileSync(sources[0]!.path, 'after the stop\n')
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    expect(seen).toHaveLength(2)
+  })
+
+  it('tells of a log it cannot read once, and goes on reading the others', async () => {
+    const dir = tempDir()
+    const unreadable = join(dir, 'broken.log')
+    symlinkSync(unreadable, unreadable) // a link to itself: every stat() fails with ELOOP
+    const readable = join(dir, 'fine.log')
+    writeFileSync(readable, '')
+    const seen: string[] = []
+    const errors: string[] = []
+    const stop = followLines(
+      [{name: 'broken', path: unreadable}, {name: 'fine', path: readable}],
+      (line) => seen.push(`${line.name}: ${line.text}`),
+      5,
+      (name, error) => errors.push(`${name}: ${(error as NodeJS.ErrnoException).code}`),
+    )
+    try {
+      appendFileSync(readable, 'still read\n')
+      await waitFor(() => seen.length === 1, 'the line of the readable log')
+      await new Promise((resolve) => setTimeout(resolve, 30)) // several more failing polls
+      expect(errors).toEqual(['broken: ELOOP'])
+    } finally {
+      stop()
+    }
+    expect(seen).toEqual(['fine: still read'])
   })
 })
