@@ -9,27 +9,11 @@ import {QmError, qmErrorFromJSON} from '../errors.js'
 import type {Manifest} from '../manifest/types.js'
 import {lastLines} from '../supervisor/log-files.js'
 import {ControlClient} from './client.js'
+import {DAEMON_NODE_FLAGS} from './daemon-node-flags.js'
 import {DAEMON_REFUSED, daemonPaths} from './paths.js'
 
 const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/daemon-main.js', import.meta.url))
 const DAEMON_START_TIMEOUT_MS = 15_000
-/**
- * The daemon is small and long-lived, and busy only in bursts (a start of 40 services);
- * its garbage is short-lived (probe calls, log lines). V8's defaults are made for the
- * opposite: a young generation that grows to 16 MB and optimising compilers whose code
- * and feedback stay resident. With these, the daemon with 40 services holds about 69 MB
- * instead of 98 MB, and measures no slower (`npm run bench`). --lite-mode would save the
- * same but disables WebAssembly, which Node's own fetch needs: a library that touches
- * globalThis.fetch would crash the daemon. --optimize-for-size makes V8 grow its heap
- * less eagerly: with 40 services about 2 MB less just after a start and 7 to 10 MB less
- * after three starts and stops of all 40, for the same CPU time within the noise (from
- * /proc/PID/stat: most of the daemon's time is in the kernel, spawning and reading the
- * socket table, where V8's flags change nothing). --expose-gc lets the daemon collect once
- * a change is over (src/daemon/settle-heap.ts). --single-threaded-gc collects on the main
- * thread only: the heap is some 7 MB, and the helper threads' own buffers cost more than
- * they save (1.2 to 2.7 MB less resident with 40 services, three paired runs).
- */
-const DAEMON_NODE_FLAGS = ['--max-semi-space-size=1', '--no-opt', '--no-sparkplug', '--optimize-for-size', '--single-threaded-gc', '--expose-gc']
 
 export async function connectToDaemon(manifest: Manifest): Promise<ControlClient | undefined> {
   try {
