@@ -19,13 +19,14 @@ export interface ForegroundOutput {
 }
 
 export async function runInForeground(manifest: Manifest, names: string[], output: ForegroundOutput, untilSignal: () => Promise<void>): Promise<void> {
-  const daemon = await Daemon.open({manifest, log: () => undefined, onTransition: output.transition})
-  const sources = expandInstances(manifest.services).map((instance) => ({name: instance.name, path: logPath(manifest.stateDir, instance.name)}))
+  // Watched from before the daemon opens: a signal during the open skips the start.
   const stopped = untilSignal()
   let signalled = false
   void stopped.then(() => {
     signalled = true
   })
+  const daemon = await Daemon.open({manifest, log: () => undefined, onTransition: output.transition})
+  const sources = expandInstances(manifest.services).map((instance) => ({name: instance.name, path: logPath(manifest.stateDir, instance.name)}))
   let stopFollowing = () => undefined as void
   try {
     stopFollowing = followLines(
@@ -35,19 +36,24 @@ export async function runInForeground(manifest: Manifest, names: string[], outpu
       (name, error) => output.note(`cannot read the log of ${name}: ${error.message}`),
     )
     // A start cut short by the signal may still reject as the daemon closes under it.
-    const starting = daemon
-      .call('start', {names})
-      .then((reply) => reply.results)
-      .catch((error: unknown) => {
-        output.note(`start ended early: ${(error as Error).message}`)
-        return []
-      })
+    const starting = signalled
+      ? Promise.resolve([])
+      : daemon
+          .call('start', {names})
+          .then((reply) => reply.results)
+          .catch((error: unknown) => {
+            output.note(`start ended early: ${(error as Error).message}`)
+            return []
+          })
     const results = await Promise.race([starting, stopped.then(() => [])])
     if (!signalled) output.startResults(results)
     await Promise.race([stopped, daemon.whenClosed()])
     output.note('stopping every service')
   } finally {
-    await daemon.close({stopServices: true})
-    stopFollowing()
+    try {
+      await daemon.close({stopServices: true})
+    } finally {
+      stopFollowing()
+    }
   }
 }

@@ -306,15 +306,18 @@ export class LogFollower {
       return
     }
     if (this.fd !== undefined) {
-      // Rotated: the old file is read to its end, the new one from its start.
+      // Rotated: the old file is read to its end, the new one from its start. An unfinished
+      // last line stays: the log writer puts the rest of a line that did not fit into the
+      // new file.
       this.readUpTo(Number.POSITIVE_INFINITY)
       closeSync(this.fd)
       this.fd = undefined
-      this.restart()
+      this.offset = 0
     }
     if (current !== undefined && this.open()) this.readUpTo(current.size)
   }
 
+  /** Truncated in place: what was written before is gone, an unfinished line with it. */
   private restart(): void {
     this.offset = 0
     this.partial = ''
@@ -324,8 +327,9 @@ export class LogFollower {
   private open(): boolean {
     try {
       this.fd = openSync(this.path, 'r')
-    } catch {
-      return false // renamed away between the stat and the open
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false // renamed away between the stat and the open
+      throw error
     }
     const stat = fstatSync(this.fd)
     this.inode = stat.ino
@@ -346,15 +350,16 @@ export class LogFollower {
   }
 
   stop(): void {
-    this.poll()
-    if (this.fd !== undefined) {
-      this.readUpTo(Number.POSITIVE_INFINITY)
-      closeSync(this.fd)
+    try {
+      this.poll()
+      if (this.fd !== undefined) this.readUpTo(Number.POSITIVE_INFINITY)
+    } finally {
+      if (this.fd !== undefined) closeSync(this.fd)
+      this.fd = undefined
     }
-    this.fd = undefined
     const rest = this.partial + this.decoder.end()
-    if (rest) this.onLine(rest)
     this.partial = ''
+    if (rest) this.onLine(rest)
   }
 }
 

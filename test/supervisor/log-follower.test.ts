@@ -48,6 +48,20 @@ describe('LogFollower', () => {
     expect(lines).toEqual(['hello'])
   })
 
+  it('joins a line the log process split between the old file and the new one', () => {
+    const log = join(tempDir(), 'split.log')
+    writeFileSync(log, '')
+    const lines: string[] = []
+    const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+    appendFileSync(log, 'the start of a line')
+    follower.poll()
+    renameSync(log, `${log}.1`)
+    writeFileSync(log, ' and its end\n')
+    follower.poll()
+    follower.stop()
+    expect(lines).toEqual(['the start of a line and its end'])
+  })
+
   it('reads a log truncated in place again from its start, dropping the unfinished line of before', () => {
     const log = join(tempDir(), 'copytruncate.log')
     writeFileSync(log, '')
