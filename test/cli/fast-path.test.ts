@@ -156,6 +156,24 @@ describe('the commands typed all day, without oclif', () => {
     expect(project.daemonPid()).toBeUndefined()
   })
 
+  it('runs qm -f FILE up NAME from another folder: only the services named start, and all of them stop', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'health-server.mjs') + service('beta', 'health-server.mjs'))
+    const up = startQm(['-f', join(project.dir, 'services.yaml'), 'up', 'alpha'], {cwd: tempDir('qm-elsewhere-')})
+    let output = ''
+    up.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+    try {
+      await waitFor(() => output.includes('alpha | qm: alpha: starting → running'), 'alpha running')
+    } finally {
+      up.kill('SIGINT')
+    }
+    const result = await up
+    expect(result.exitCode, String(result.stderr)).toBe(0)
+    expect(output).toContain('alpha | qm: alpha: running → stopping')
+    expect(output).not.toContain('beta')
+    expect(project.daemonPid()).toBeUndefined()
+  })
+
   it('leaves a start with no daemon and a manifest that does not load to oclif, which says why and starts nothing', async () => {
     const project = await makeProject()
     project.writeManifest(service('alpha', 'health-server.mjs') + '  beta:\n    command: 42\n')
