@@ -81,7 +81,10 @@ export class PostgresEndpointStore implements EndpointStore {
 
   private async ensureTable(): Promise<void> {
     let columns = await this.columns(this.pool)
-    if (columns === undefined) {
+    // A table without the columns may be one another first registration is creating right
+    // now: to_regclass can see it committed while the statement's older snapshot still sees
+    // none of its columns. Read again under the lock, which its creator holds until it commits.
+    if (columns === undefined || REQUIRED_COLUMNS.some((column) => !columns!.has(column))) {
       // Two first registrations at once would both CREATE: one would fail on pg_type's
       // unique index despite IF NOT EXISTS. The lock makes the second see the first's table.
       columns = await this.transaction(async (client) => {
