@@ -266,7 +266,7 @@ class Top {
       if (mode.lines.length > LOG_LINES_KEPT) mode.lines.splice(0, mode.lines.length - LOG_LINES_KEPT)
       this.draw()
     }
-    this.stopLog = followLines([{name, path}], (line) => show(line.text), undefined, (_name, error) => show(`qm: cannot read this log: ${error.message}`))
+    this.stopLog = followLines([{name, path}], (line) => show(line.text), {onError: (_name, error) => show(`qm: cannot read this log: ${error.message}`)})
     this.draw()
   }
 

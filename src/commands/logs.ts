@@ -27,7 +27,7 @@ export default class Logs extends QmCommand {
     )
     if (!flags.follow) return
     const {followLines} = await import('../supervisor/log-view.js')
-    const stop = followLines(sources, print, undefined, (name, error) => this.warn(`cannot read the log of ${name}: ${error.message}`))
+    const stop = followLines(sources, print, {onError: (name, error) => this.warn(`cannot read the log of ${name}: ${error.message}`)})
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve)
       process.once('SIGTERM', resolve)

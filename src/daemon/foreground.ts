@@ -29,12 +29,10 @@ export async function runInForeground(manifest: Manifest, names: string[], outpu
   const sources = expandInstances(manifest.services).map((instance) => ({name: instance.name, path: logPath(manifest.stateDir, instance.name)}))
   let stopFollowing = () => undefined as void
   try {
-    stopFollowing = followLines(
-      sources,
-      (line) => output.logLine(line.name, line.text),
-      FOLLOW_POLL_MS,
-      (name, error) => output.note(`cannot read the log of ${name}: ${error.message}`),
-    )
+    stopFollowing = followLines(sources, (line) => output.logLine(line.name, line.text), {
+      pollMs: FOLLOW_POLL_MS,
+      onError: (name, error) => output.note(`cannot read the log of ${name}: ${error.message}`),
+    })
     // A start cut short by the signal may still reject as the daemon closes under it.
     const starting = signalled
       ? Promise.resolve([])

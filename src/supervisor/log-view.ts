@@ -46,7 +46,11 @@ export function recentLines(sources: readonly LogSource[], options: {count?: num
  * all, each read to its end first. A log that cannot be read is told to onError once, tried
  * again on every poll, and keeps none of the others from being read.
  */
-export function followLines(sources: readonly LogSource[], onLine: (line: ServiceLogLine) => void, pollMs = 100, onError: (name: string, error: Error) => void = () => undefined): () => void {
+export function followLines(
+  sources: readonly LogSource[],
+  onLine: (line: ServiceLogLine) => void,
+  {pollMs = 100, onError = () => undefined}: {pollMs?: number; onError?: (name: string, error: Error) => void} = {},
+): () => void {
   const followers = sources.map((source) => ({
     name: source.name,
     follower: new LogFollower(source.path, (line) => onLine({name: source.name, ...parseLogLine(line)}), {fromEnd: true}),

@@ -27,6 +27,20 @@ async function qmThroughOclif(project: Project, args: string[]): Promise<QmResul
   return {exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr)}
 }
 
+/** Runs qm up until its output has shown each of `shown` in turn, then sends it `signal` and waits for it to end. */
+async function upUntil(args: string[], options: {cwd: string; env?: Record<string, string>}, shown: string[], signal: NodeJS.Signals) {
+  const up = startQm(args, options)
+  let output = ''
+  up.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
+  try {
+    for (const text of shown) await waitFor(() => output.includes(text), text)
+  } finally {
+    up.kill(signal)
+  }
+  const result = await up
+  return {result, output}
+}
+
 const OCLIF_ENTRY = createRequire(import.meta.url).resolve('@oclif/core')
 
 const usesOclif = (loaded: string[]) => loaded.some((url) => url.includes('/@oclif/core/'))
@@ -132,16 +146,7 @@ describe('the commands typed all day, without oclif', () => {
     const project = await makeProject()
     project.writeManifest(service('alpha', 'health-server.mjs'))
     const file = join(tempDir('qm-imports-'), 'imports.txt')
-    const up = startQm(['up'], {cwd: project.dir, env: {NODE_OPTIONS: `--import ${join(FIXTURES, 'record-imports.mjs')}`, QM_TEST_IMPORTS_FILE: file}})
-    let output = ''
-    up.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    try {
-      await waitFor(() => output.includes('alpha | READY port='), 'the prefixed READY line')
-      await waitFor(() => output.includes('alpha | qm: alpha: starting → running'), 'alpha running')
-    } finally {
-      up.kill('SIGTERM')
-    }
-    const result = await up
+    const {result, output} = await upUntil(['up'], {cwd: project.dir, env: {NODE_OPTIONS: `--import ${join(FIXTURES, 'record-imports.mjs')}`, QM_TEST_IMPORTS_FILE: file}}, ['alpha | READY port=', 'alpha | qm: alpha: starting → running'], 'SIGTERM')
     expect(result.exitCode, String(result.stderr)).toBe(0)
     expect(output).toContain('alpha | qm: alpha: running → stopping')
     const loaded = readFileSync(file, 'utf8').split('\n')
@@ -159,15 +164,7 @@ describe('the commands typed all day, without oclif', () => {
   it('runs qm -f FILE up NAME from another folder: only the services named start, and all of them stop', async () => {
     const project = await makeProject()
     project.writeManifest(service('alpha', 'health-server.mjs') + service('beta', 'health-server.mjs'))
-    const up = startQm(['-f', join(project.dir, 'services.yaml'), 'up', 'alpha'], {cwd: tempDir('qm-elsewhere-')})
-    let output = ''
-    up.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()))
-    try {
-      await waitFor(() => output.includes('alpha | qm: alpha: starting → running'), 'alpha running')
-    } finally {
-      up.kill('SIGINT')
-    }
-    const result = await up
+    const {result, output} = await upUntil(['-f', join(project.dir, 'services.yaml'), 'up', 'alpha'], {cwd: tempDir('qm-elsewhere-')}, ['alpha | qm: alpha: starting → running'], 'SIGINT')
     expect(result.exitCode, String(result.stderr)).toBe(0)
     expect(output).toContain('alpha | qm: alpha: running → stopping')
     expect(output).not.toContain('beta')

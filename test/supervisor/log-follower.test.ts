@@ -9,12 +9,18 @@ import {followLines} from '../../src/supervisor/log-view.js'
 import {waitFor} from '../helpers/project.js'
 import {tempDir} from '../helpers/temp-dir.js'
 
+/** A follower of a new log in a folder of its own, from its end, with the lines it has seen. */
+function follow(name: string, content: string | undefined) {
+  const log = join(tempDir(), name)
+  if (content !== undefined) writeFileSync(log, content)
+  const lines: string[] = []
+  const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+  return {log, lines, follower}
+}
+
 describe('LogFollower', () => {
   it('starts at the end, reads a rotated file to its end before the new one, and decodes a split character whole', () => {
-    const log = join(tempDir(), 'svc.log')
-    writeFileSync(log, 'written before\n')
-    const lines: string[] = []
-    const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+    const {log, lines, follower} = follow('svc.log', 'written before\n')
     follower.poll()
     expect(lines).toEqual([])
 
@@ -38,9 +44,7 @@ describe('LogFollower', () => {
   })
 
   it('waits for a log that does not exist yet and reads it from its start', () => {
-    const log = join(tempDir(), 'later.log')
-    const lines: string[] = []
-    const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+    const {log, lines, follower} = follow('later.log', undefined)
     follower.poll()
     writeFileSync(log, 'hello\n')
     follower.poll()
@@ -49,10 +53,7 @@ describe('LogFollower', () => {
   })
 
   it('joins a line the log process split between the old file and the new one', () => {
-    const log = join(tempDir(), 'split.log')
-    writeFileSync(log, '')
-    const lines: string[] = []
-    const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+    const {log, lines, follower} = follow('split.log', '')
     appendFileSync(log, 'the start of a line')
     follower.poll()
     renameSync(log, `${log}.1`)
@@ -63,10 +64,7 @@ describe('LogFollower', () => {
   })
 
   it('reads a log truncated in place again from its start, dropping the unfinished line of before', () => {
-    const log = join(tempDir(), 'copytruncate.log')
-    writeFileSync(log, '')
-    const lines: string[] = []
-    const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+    const {log, lines, follower} = follow('copytruncate.log', '')
     appendFileSync(log, 'a long line before the truncation\nhalf')
     follower.poll()
     writeFileSync(log, 'new\n') // the same file, cut short and written again
@@ -76,10 +74,7 @@ describe('LogFollower', () => {
   })
 
   it('reads a log renamed away with no new one made to its end, and waits for the new one', () => {
-    const log = join(tempDir(), 'gone.log')
-    writeFileSync(log, '')
-    const lines: string[] = []
-    const follower = new LogFollower(log, (line) => lines.push(line), {fromEnd: true})
+    const {log, lines, follower} = follow('gone.log', '')
     follower.poll()
     appendFileSync(log, 'the last line\n')
     renameSync(log, `${log}.1`)
@@ -99,7 +94,7 @@ describe('followLines', () => {
     const sources = ['alpha', 'beta'].map((name) => ({name, path: join(dir, `${name}.log`)}))
     for (const source of sources) writeFileSync(source.path, 'old\n')
     const seen: string[] = []
-    const stop = followLines(sources, (line) => seen.push(`${line.name}: ${line.text} @${line.at ?? '-'}`), 5)
+    const stop = followLines(sources, (line) => seen.push(`${line.name}: ${line.text} @${line.at ?? '-'}`), {pollMs: 5})
     try {
       appendFileSync(sources[0]!.path, '2026-12-01T15:50:01.123Z one\n')
       appendFileSync(sources[1]!.path, 'two\n')
@@ -125,8 +120,7 @@ describe('followLines', () => {
     const stop = followLines(
       [{name: 'broken', path: unreadable}, {name: 'fine', path: readable}],
       (line) => seen.push(`${line.name}: ${line.text}`),
-      5,
-      (name, error) => errors.push(`${name}: ${(error as NodeJS.ErrnoException).code}`),
+      {pollMs: 5, onError: (name, error) => errors.push(`${name}: ${(error as NodeJS.ErrnoException).code}`)},
     )
     try {
       appendFileSync(readable, 'still read\n')
