@@ -9,6 +9,7 @@ import {QmError, qmErrorFromJSON} from '../errors.js'
 import type {Manifest} from '../manifest/types.js'
 import {lastLines} from '../supervisor/log-files.js'
 import {ControlClient} from './client.js'
+import {daemonEnvironment} from './daemon-environment.js'
 import {DAEMON_NODE_FLAGS} from './daemon-node-flags.js'
 import {DAEMON_REFUSED, daemonPaths} from './paths.js'
 
@@ -32,7 +33,12 @@ export async function connectOrStartDaemon(manifest: Manifest): Promise<{client:
   mkdirSync(manifest.stateDir, {recursive: true})
   const logFd = openSync(paths.logFile, 'a', 0o640)
   // child_process rather than execa: this runs in the CLI, where every import costs start-up time.
-  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_ENTRY, manifest.file], {detached: true, stdio: ['ignore', logFd, logFd], cwd: manifest.dir})
+  const child = spawn(process.execPath, [...DAEMON_NODE_FLAGS, DAEMON_ENTRY, manifest.file], {
+    detached: true,
+    stdio: ['ignore', logFd, logFd],
+    cwd: manifest.dir,
+    env: daemonEnvironment(process.env, manifest.registry),
+  })
   closeSync(logFd)
   // A daemon that refuses to start (its registry out of reach) exits 1 at once; its reason
   // is this command's error then, rather than a timeout 15 s later. One that lost the race

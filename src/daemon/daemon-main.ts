@@ -5,12 +5,15 @@ import {QmError} from '../errors.js'
 import {manifestStamp} from '../manifest/cache.js'
 import {loadManifest} from '../manifest/load.js'
 import {Daemon, DaemonBusyError} from './daemon.js'
+import {restoreCommandEnvironment} from '../control/daemon-environment.js'
 import {DAEMON_REFUSED} from '../control/paths.js'
 import {utcTimestamp} from '../utc-time.js'
 
 const log = (line: string) => process.stdout.write(`${utcTimestamp(Date.now())} ${line}\n`)
 
 async function main(manifestFile: string): Promise<void> {
+  // Before the manifest is read (the cache is keyed on the variables it read) or anything starts.
+  restoreCommandEnvironment(process.env)
   // Taken before the file is read: a change while it is read shows at the next start.
   const readStamp = manifestStamp(manifestFile)
   // The copy the starting command cached, when it is of this very file and environment: the
