@@ -297,6 +297,7 @@ function report(names, skipped) {
   const m = machine()
   return [
     `${N} guide services (Python, mTLS, Call probe), ${ROUNDS} rounds in turns, medians; ${m.nproc} cores, ${m.cpu}, node ${m.node}, load ${m.loadAverage.join(' ')}`,
+    ...(m.nodeExtraCaCerts ? ['NODE_EXTRA_CA_CERTS is set: each Node process here (qm, PM2, node -e 0) starts some 40 ms later; the daemon qm starts does not (its registry is SQLite)'] : []),
     ...skipped,
     '',
     line(header),

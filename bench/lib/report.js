@@ -12,6 +12,9 @@ export function machine() {
     node: process.version,
     kernel: release(),
     loadAverage: loadavg().map((value) => Math.round(value * 100) / 100),
+    // Node builds its store of root certificates at every start when this is set: some 40 ms
+    // more for each Node command (qm's, PM2's, `node -e 0`), none for supervisorctl (Python).
+    nodeExtraCaCerts: process.env.NODE_EXTRA_CA_CERTS !== undefined,
   }
 }
 
