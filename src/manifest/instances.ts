@@ -1,8 +1,8 @@
 // A service with `instances: N` runs N processes, each with its own port and registry
 // row: the first is named after the service, the others NAME_2 … NAME_N (the manifest
 // loader refuses a service whose name would collide with one of these).
-import {createHash} from 'node:crypto'
 import {UsageError} from '../errors.js'
+import {sha256Hex} from '../sha256-hex.js'
 import type {Manifest, ServiceSpec} from './types.js'
 
 export interface ServiceInstance {
@@ -37,7 +37,7 @@ export function serviceArgv(service: ServiceSpec, port: number): string[] {
 /** What, if changed in the manifest, needs the process restarted to take effect. */
 export function launchFingerprint(service: ServiceSpec, port: number): string {
   const launch = {argv: serviceArgv(service, port), cwd: service.cwd, env: service.env}
-  return createHash('sha256').update(JSON.stringify(launch)).digest('hex').slice(0, 16)
+  return sha256Hex(JSON.stringify(launch), 16)
 }
 
 /** The instances a command names: a service name means all its instances; none means all. */

@@ -11,9 +11,10 @@
 // stdio pipes libuv makes are socket pairs whose parent end is non-blocking, and a service
 // handed that end fails its writes with EAGAIN (Node) or BlockingIOError (Python) as soon
 // as its output outruns the log process. A FIFO opened here is an ordinary blocking pipe.
-import {execFileSync, type spawn as spawnChild} from 'node:child_process'
+import type {spawn as spawnChild} from 'node:child_process'
 import {closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, statSync} from 'node:fs'
 import type {Socket} from 'node:net'
+import {createRequire} from 'node:module'
 import {basename, dirname, join} from 'node:path'
 import {StringDecoder} from 'node:string_decoder'
 import type {LogSettings} from '../manifest/types.js'
@@ -245,6 +246,8 @@ export function makeLogPipes(fifos: readonly string[]): void {
   const missing = fifos.filter((fifo) => !existsSync(fifo))
   if (missing.length === 0) return
   for (const folder of new Set(missing.map((fifo) => dirname(fifo)))) mkdirSync(folder, {recursive: true})
+  // Loaded here, where the daemon makes pipes, not by `qm logs` reading them: a few ms of each.
+  const {execFileSync} = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process')
   execFileSync('mkfifo', ['-m', '600', ...missing])
 }
 

@@ -7,7 +7,7 @@ import {describe, expect, it} from 'vitest'
 import {REPO} from '../helpers/services.js'
 
 const SRC = join(REPO, 'src')
-const BASE = new Set(['errors.ts', 'error-codes.ts', 'closest-word.ts', 'package-paths.ts', 'utc-time.ts'])
+const BASE = new Set(['errors.ts', 'error-codes.ts', 'closest-word.ts', 'package-paths.ts', 'sha256-hex.ts', 'utc-time.ts'])
 
 /** What each part may import besides the base and itself. */
 const ALLOWED: Record<string, readonly string[] | 'anything'> = {

@@ -88,6 +88,12 @@ describe('the commands typed all day, without oclif', () => {
       const oclif = await qmThroughOclif(project, args)
       expect(steady(fast), `qm ${args.join(' ')}`).toEqual(steady(oclif))
     }
+    // node:crypto and node:child_process cost some 3 to 6 ms each to load, and a read needs neither.
+    for (const args of [['status'], ['endpoints'], ['logs', '-n', '2', 'beta']]) {
+      const {loaded} = await qmRecording(project, args)
+      expect(loaded, `qm ${args.join(' ')}`).toContain('builtin:net')
+      expect(loaded.filter((entry) => entry === 'builtin:crypto' || entry === 'builtin:child_process'), `qm ${args.join(' ')}`).toEqual([])
+    }
     // Each form of each kind was seen: a status table, JSON, a refusal, a version, rows, log lines.
     const status = await qmRecording(project, ['status'])
     expect(status.stdout).toMatch(/^NAME +STATE/)
