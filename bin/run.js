@@ -2,19 +2,32 @@
 // The commands typed all day (status, stop and restart with a daemon running, start with
 // or without one, --version, endpoints, logs -n) and the long-running ones (top, up) run
 // without oclif when their command line is plain: loading oclif costs more than the rest of
-// them, and stays resident for as long as a long-running one runs.
-const {normalizeArgv} = await import('../dist/cli/argv.js')
-const args = normalizeArgv(process.argv.slice(2))
-if (args[0] === 'up') {
-  // qm up is the supervisor in this process, for as long as its services run: tuned as the
-  // background daemon is, as far as a running process can be, and before anything else is
-  // compiled (set after the manifest has loaded, it holds 5 MiB more).
-  const [{setFlagsFromString}, {V8_FLAGS_SETTABLE_LATE}] = await Promise.all([import('node:v8'), import('../dist/control/daemon-node-flags.js')])
-  setFlagsFromString(V8_FLAGS_SETTABLE_LATE.join(' '))
-}
-const {runFastPath} = await import('../dist/cli/fast-path.js')
-const fastExit = await runFastPath(args)
-if (fastExit === undefined) {
+// them, and stays resident for as long as a long-running one runs. This file is CommonJS
+// (bin/package.json), like the fast path's bundle it requires (scripts/build-fast-path.mjs):
+// a process that starts as an ES module pays for Node's ESM loader before anything of qm's.
+// `qm up` and oclif's commands run as ES modules.
+'use strict'
+const {join} = require('node:path')
+
+async function main() {
+  const {normalizeArgv} = require('../dist/cli/argv.cjs')
+  const args = normalizeArgv(process.argv.slice(2))
+  let fastExit
+  if (args[0] === 'up') {
+    // qm up is the supervisor in this process, for as long as its services run: tuned as the
+    // background daemon is, as far as a running process can be, and before anything else is
+    // compiled (set after the manifest has loaded, it holds 5 MiB more). It runs from the ES
+    // modules, as the daemon does; the bundle leaves it out.
+    const [{setFlagsFromString}, {V8_FLAGS_SETTABLE_LATE}] = await Promise.all([import('node:v8'), import('../dist/control/daemon-node-flags.js')])
+    setFlagsFromString(V8_FLAGS_SETTABLE_LATE.join(' '))
+    fastExit = await (await import('../dist/cli/fast-path.js')).runFastPath(args)
+  } else {
+    fastExit = await require('../dist/cli/fast-path.cjs').runFastPath(args)
+  }
+  if (fastExit !== undefined) {
+    process.exitCode = fastExit
+    return
+  }
   // oclif checks the Node version against package.json on every start by loading semver,
   // about 60 ms of a command; npm already checks `engines` at install time.
   const ownSwitch = process.env.OCLIF_DISABLE_ENGINE_WARNING === undefined
@@ -26,12 +39,18 @@ if (fastExit === undefined) {
   settings.enableAutoTranspile = false
   // Not passed on to the daemon and the services it starts.
   if (ownSwitch) delete process.env.OCLIF_DISABLE_ENGINE_WARNING
-  await execute({dir: import.meta.url, args})
-} else {
-  process.exitCode = fastExit
+  // The package's folder, where oclif finds package.json (bin/ has one of its own).
+  await execute({dir: join(__dirname, '..'), args})
 }
-// The command has finished and said everything (writes to pipes, files and terminals are
-// synchronous on Linux). A gRPC dial whose TLS handshake a hung (SIGSTOPped) service never
-// answers keeps a socket open after the channel is closed; a probe command must end within
-// its timeout all the same, so nothing left over keeps the process alive.
-process.exit()
+
+main().then(
+  // The command has finished and said everything (writes to pipes, files and terminals are
+  // synchronous on Linux). A gRPC dial whose TLS handshake a hung (SIGSTOPped) service never
+  // answers keeps a socket open after the channel is closed; a probe command must end within
+  // its timeout all the same, so nothing left over keeps the process alive.
+  () => process.exit(),
+  (error) => {
+    process.stderr.write(`qm: internal error, please report it: ${(error && error.stack) || String(error)}\n`)
+    process.exit(1)
+  },
+)

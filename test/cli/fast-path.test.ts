@@ -9,7 +9,7 @@ import {join} from 'node:path'
 import {execa} from 'execa'
 import {beforeAll, describe, expect, it} from 'vitest'
 import {FIXTURES, makeProject, service, waitFor, type Project} from '../helpers/project.js'
-import {QM_BIN, runQm, startQm, type QmResult} from '../helpers/run-qm.js'
+import {runQm, startQm, type QmResult} from '../helpers/run-qm.js'
 import {REPO} from '../helpers/services.js'
 import {tempDir} from '../helpers/temp-dir.js'
 
@@ -22,7 +22,7 @@ async function qmRecording(project: Project, args: string[], env: Record<string,
 
 /** The same command through oclif's own entry, as every command ran before the fast path (and as bin/run.js runs oclif). */
 async function qmThroughOclif(project: Project, args: string[]): Promise<QmResult> {
-  const script = `const {execute, settings} = await import(${JSON.stringify(OCLIF_ENTRY)}); settings.enableAutoTranspile = false; const {normalizeArgv} = await import(${JSON.stringify(join(REPO, 'dist/cli/argv.js'))}); await execute({dir: ${JSON.stringify(`file://${QM_BIN}`)}, args: normalizeArgv(${JSON.stringify(args)})})`
+  const script = `const {execute, settings} = await import(${JSON.stringify(OCLIF_ENTRY)}); settings.enableAutoTranspile = false; const {normalizeArgv} = await import(${JSON.stringify(join(REPO, 'dist/cli/argv.js'))}); await execute({dir: ${JSON.stringify(REPO)}, args: normalizeArgv(${JSON.stringify(args)})})`
   const result = await execa(process.execPath, ['--input-type=module', '-e', script], {cwd: project.dir, env: {NO_COLOR: '1', OCLIF_DISABLE_ENGINE_WARNING: '1'}, reject: false, stdin: 'ignore'})
   return {exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr)}
 }
@@ -88,9 +88,13 @@ describe('the commands typed all day, without oclif', () => {
       const oclif = await qmThroughOclif(project, args)
       expect(steady(fast), `qm ${args.join(' ')}`).toEqual(steady(oclif))
     }
-    // node:crypto and node:child_process cost some 3 to 6 ms each to load, and a read needs neither.
+    // The reads run from the bundle, with no ES module of qm's (Node's ESM loader costs some
+    // 8 ms before the first one); node:crypto and node:child_process cost some 3 to 6 ms each
+    // to load, and a read needs neither.
     for (const args of [['status'], ['endpoints'], ['logs', '-n', '2', 'beta']]) {
       const {loaded} = await qmRecording(project, args)
+      expect(loaded, `qm ${args.join(' ')}`).toContain(join(REPO, 'dist/cli/fast-path.cjs'))
+      expect(loaded.filter((entry) => entry.startsWith(`file://${REPO}/dist/`)), `qm ${args.join(' ')}`).toEqual([])
       expect(loaded, `qm ${args.join(' ')}`).toContain('builtin:net')
       expect(loaded.filter((entry) => entry === 'builtin:crypto' || entry === 'builtin:child_process'), `qm ${args.join(' ')}`).toEqual([])
     }
@@ -157,7 +161,9 @@ describe('the commands typed all day, without oclif', () => {
     expect(output).toContain('alpha | qm: alpha: running → stopping')
     const loaded = readFileSync(file, 'utf8').split('\n')
     expect(usesOclif(loaded)).toBe(false)
+    // From the ES modules, as the daemon runs: bin/run.js takes `up` there, not to the bundle.
     expect(loaded).toContain(`file://${join(REPO, 'dist/cli/up.js')}`)
+    expect(loaded).not.toContain(join(REPO, 'dist/cli/fast-path.cjs'))
     expect(project.daemonPid()).toBeUndefined()
 
     project.writeManifest(service('alpha', 'health-server.mjs') + '  beta:\n    command: 42\n')
