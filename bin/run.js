@@ -43,7 +43,16 @@ async function main() {
   await execute({dir: join(__dirname, '..'), args})
 }
 
-main().then(
+// A command whose work ended with nothing left to wait for, and no answer: a bug, said so
+// and not passed off as success (an ES module's top-level await exited 13 here).
+let settled = false
+process.on('exit', (code) => {
+  if (settled || code !== 0) return
+  process.stderr.write('qm: internal error, please report it: the command ended without finishing\n')
+  process.exitCode = 13
+})
+
+main().finally(() => (settled = true)).then(
   // The command has finished and said everything (writes to pipes, files and terminals are
   // synchronous on Linux). A gRPC dial whose TLS handshake a hung (SIGSTOPped) service never
   // answers keeps a socket open after the channel is closed; a probe command must end within

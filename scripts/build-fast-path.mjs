@@ -10,23 +10,25 @@
 // Everything else the fast path runs is inside, so no class exists twice in a process (an
 // `instanceof QmError` would fail across the two). Packages that CommonJS can require stay
 // outside, loaded when a command needs them, as does the manifest's compiled validator
-// (137 KB, needed only when the file is parsed); chalk and execa, ES modules only, are in.
+// (137 KB, needed only when the file is parsed); chalk, published as ES modules only, is in.
 import {readFile} from 'node:fs/promises'
-import {relative} from 'node:path'
+import {join, relative} from 'node:path'
+import {fileURLToPath} from 'node:url'
 import {build} from 'esbuild'
 
-const dist = new URL('../dist/', import.meta.url).pathname
-const bundleDir = `${dist}cli`
+const dist = fileURLToPath(new URL('../dist/', import.meta.url))
+const bundleDir = join(dist, 'cli')
 
-// Modules the bundle leaves where they are, imported from dist/cli/ by their path there.
+// Modules the bundle leaves where they are (by the module that imports them and the path it
+// gives), imported from dist/cli/ by their path there.
 const LEFT_OUT = new Map([
-  ['./up.js', './up.js'],
-  ['./manifest-validator.cjs', '../manifest/manifest-validator.cjs'],
+  [`${join(bundleDir, 'fast-path.js')} ./up.js`, './up.js'],
+  [`${join(dist, 'manifest', 'validate.js')} ./manifest-validator.cjs`, '../manifest/manifest-validator.cjs'],
 ])
 
 await build({
-  entryPoints: [`${dist}cli/argv.js`],
-  outfile: `${dist}cli/argv.cjs`,
+  entryPoints: [join(bundleDir, 'argv.js')],
+  outfile: join(bundleDir, 'argv.cjs'),
   bundle: true,
   platform: 'node',
   format: 'cjs',
@@ -35,19 +37,25 @@ await build({
 })
 
 await build({
-  entryPoints: [`${dist}cli/fast-path.js`],
-  outfile: `${dist}cli/fast-path.cjs`,
+  entryPoints: [join(bundleDir, 'fast-path.js')],
+  outfile: join(bundleDir, 'fast-path.cjs'),
   bundle: true,
   platform: 'node',
   format: 'cjs',
   target: 'node20',
   logLevel: 'warning',
+  // Any other use of import.meta would be an empty object in CommonJS: a failed build, not a
+  // command that fails when it runs.
+  logOverride: {'empty-import-meta': 'error'},
   external: ['better-sqlite3', 'pg', 'yaml', 'ajv', 'ajv/*', 'prom-client', '@grpc/*', 'listr2', '@peculiar/x509', 'kubernetes-models', 'kubernetes-models/*', 'reflect-metadata', '@oclif/core'],
   plugins: [
     {
       name: 'left-out',
       setup(builder) {
-        builder.onResolve({filter: /^\.\/(up\.js|manifest-validator\.cjs)$/}, (args) => ({path: LEFT_OUT.get(args.path), external: true}))
+        builder.onResolve({filter: /^\.\//}, (args) => {
+          const path = LEFT_OUT.get(`${args.importer} ${args.path}`)
+          return path === undefined ? undefined : {path, external: true}
+        })
       },
     },
     {
@@ -56,7 +64,8 @@ await build({
       // from the bundle's folder at run time, so the package can move.
       name: 'own-module-url',
       setup(builder) {
-        builder.onLoad({filter: /\/dist\/.*\.js$/}, async (args) => {
+        builder.onLoad({filter: /\.js$/}, async (args) => {
+          if (!args.path.startsWith(dist)) return undefined
           const source = await readFile(args.path, 'utf8')
           if (!source.includes('import.meta.url')) return undefined
           const own = `require("node:url").pathToFileURL(require("node:path").join(__dirname, ${JSON.stringify(relative(bundleDir, args.path))})).href`

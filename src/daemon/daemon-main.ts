@@ -4,9 +4,9 @@
 import {QmError} from '../errors.js'
 import {manifestStamp} from '../manifest/cache.js'
 import {loadManifest} from '../manifest/load.js'
-import {Daemon, DaemonBusyError} from './daemon.js'
 import {restoreCommandEnvironment} from '../control/daemon-environment.js'
 import {DAEMON_REFUSED} from '../control/paths.js'
+import {Daemon, DaemonBusyError} from './daemon.js'
 import {utcTimestamp} from '../utc-time.js'
 
 const log = (line: string) => process.stdout.write(`${utcTimestamp(Date.now())} ${line}\n`)

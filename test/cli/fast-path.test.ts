@@ -3,7 +3,7 @@
 // oclif's path prints: the same bodies, the same errors, the same exit codes. Anything
 // else (help, a misspelt flag, no daemon for a status, a manifest that does not load) goes
 // to oclif.
-import {existsSync, readFileSync} from 'node:fs'
+import {existsSync, readFileSync, utimesSync} from 'node:fs'
 import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {execa} from 'execa'
@@ -150,6 +150,20 @@ describe('the commands typed all day, without oclif', () => {
       expect((await project.qm('shutdown')).exitCode).toBe(0)
       expect(steady(fast), `qm ${args.join(' ')}`).toEqual(steady(oclif))
     }
+  })
+
+  it('starts a daemon that takes the manifest the command cached: the two share the build stamp, and the daemon never loads the YAML parser', async () => {
+    const project = await makeProject()
+    project.writeManifest(service('alpha', 'health-server.mjs'))
+    const past = new Date(Date.now() - 60_000)
+    utimesSync(join(project.dir, 'services.yaml'), past, past)
+    // From the bundle: reads the file once and caches it, keyed by qm's build.
+    expect((await project.qm('endpoints')).exitCode).toBe(0)
+    // The daemon, from the ES modules, inherits the recorder through NODE_OPTIONS.
+    const started = await qmRecording(project, ['start'])
+    expect(started.exitCode, started.stderr).toBe(0)
+    expect(started.loaded).toContain(`file://${join(REPO, 'dist/daemon/daemon-main.js')}`)
+    expect(started.loaded.filter((entry) => entry.includes('/node_modules/yaml/'))).toEqual([])
   })
 
   it('runs qm up without oclif, which would stay loaded for as long as its services run, and stops them on SIGTERM', async () => {

@@ -36,7 +36,7 @@ describe('the manifest cache', () => {
     expect(statSync(cacheFile(dir)).mode & 0o777).toBe(0o600)
     tamper(dir)
     expect((await load(dir)).services[0]!.name).toBe('from_the_cache')
-    // qm validate and the daemon read the file itself.
+    // qm validate reads the file itself.
     expect((await load(dir, {}, false)).services[0]!.name).toBe('ocr')
     expect(first.services[0]!.port).toBe(50110)
   })
