@@ -26,24 +26,14 @@ const LEFT_OUT = new Map([
   [`${join(dist, 'manifest', 'validate.js')} ./manifest-validator.cjs`, '../manifest/manifest-validator.cjs'],
 ])
 
-await build({
-  entryPoints: [join(bundleDir, 'argv.js')],
-  outfile: join(bundleDir, 'argv.cjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  logLevel: 'warning',
-})
+const commonJsBundle = {bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning'}
+
+await build({...commonJsBundle, entryPoints: [join(bundleDir, 'argv.js')], outfile: join(bundleDir, 'argv.cjs')})
 
 await build({
+  ...commonJsBundle,
   entryPoints: [join(bundleDir, 'fast-path.js')],
   outfile: join(bundleDir, 'fast-path.cjs'),
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  logLevel: 'warning',
   // Any other use of import.meta would be an empty object in CommonJS: a failed build, not a
   // command that fails when it runs.
   logOverride: {'empty-import-meta': 'error'},
