@@ -6,11 +6,12 @@
 // (24 ms of them for Node's own roots, with a file of one certificate), and a daemon's
 // start about as much longer (`qm start` with one service and no daemon, 8 runs in turns:
 // 783 ms against 810). Its resident memory after a start of 40 was the same either way,
-// within the noise of three rounds each, though a bare `node` holds 1.8 MiB more. With an SQLite registry the daemon makes no
-// connection that trusts those roots: its probes trust the manifest's CA only. With
-// PostgreSQL the registry's TLS may rely on them, so the variable stays. Either way the
-// services and hooks it starts get the variable as the command had it: the daemon puts it
-// back into its environment before it loads the manifest or starts anything.
+// within the noise of three rounds each, though a bare `node` holds 1.8 MiB more. With an
+// SQLite registry the daemon makes no connection that trusts those roots: its probes trust
+// the manifest's CA only. With PostgreSQL the registry's TLS may rely on them, so the
+// variable stays. Either way the services and hooks it starts get the variable as the
+// command had it: the daemon puts it back into its environment before it loads the
+// manifest or starts anything.
 import type {RegistrySettings} from '../manifest/types.js'
 
 const EXTRA_CA_CERTS = 'NODE_EXTRA_CA_CERTS'
