@@ -14,7 +14,7 @@
 import {spawn} from 'node:child_process'
 import {parseArgs} from 'node:util'
 import {GuideJob} from './lib/guide-services.js'
-import {cpuTicks, isAlive, killGroup, residentBytes, sleep, waitFor} from './lib/processes.js'
+import {cpuTicks, isAlive, killGroup, residentBytes, residentParts, sleep, waitFor} from './lib/processes.js'
 import {machine} from './lib/report.js'
 import {summarize} from './lib/stats.js'
 import {fixedRegistry, qmAutoPorts, underLoad} from './lib/restart-load.js'
@@ -140,7 +140,9 @@ async function measureFloor(round) {
     await exited
     children[i] = spawnDirect(i)
     job.channels.drop({host: '127.0.0.1', port: job.ports[i], certs: job.certs})
-    add('respawnBareAmong', 'floor', await job.answered(job.ports[i], started))
+    const answeredMs = await job.answered(job.ports[i], started)
+    add('respawnBareAmong', 'floor', answeredMs)
+    addRespawnParts('floor', children[i].pid, started, answeredMs)
   }
   started = performance.now()
   for (const child of children) killGroup(child.pid, 'SIGTERM')
@@ -186,7 +188,7 @@ async function measureSupervisor(supervisor, round) {
   let [returned, healthy] = await Promise.all([supervisor.start().then(() => performance.now() - started), job.allAnswered(started)])
   add('cold', column, healthy)
   await sleep(1500)
-  add('memory', column, residentBytes(supervisor.daemonPid()))
+  addMemory(column, supervisor.daemonPid())
   add('idleCpu', column, await idleCpuPercent(supervisor.daemonPid()))
   for (let k = 0; k < STATUS_RUNS; k++) {
     // The floor of a command: Node starting and ending, beside each status, on the same load.
@@ -207,7 +209,9 @@ async function measureSupervisor(supervisor, round) {
     process.kill(pid, 'SIGKILL')
     await waitFor(() => !isAlive(pid), {timeoutMs: 5000, pauseMs: 1, what: `pid ${pid} to end`})
     job.channels.drop({host: '127.0.0.1', port: job.ports[i], certs: job.certs})
-    add('respawn', column, await job.answered(job.ports[i], started))
+    const answeredMs = await job.answered(job.ports[i], started)
+    add('respawn', column, answeredMs)
+    addRespawnParts(column, await supervisor.servicePid(i), started, answeredMs)
     await sleep(300)
   }
   started = performance.now()
@@ -223,10 +227,30 @@ async function measureSupervisor(supervisor, round) {
   add('startReturns', column, returned)
   add('startLag', column, returned - healthy)
   await sleep(1500)
-  add('memory', column, residentBytes(supervisor.daemonPid()))
+  addMemory(column, supervisor.daemonPid())
   await supervisor.stop()
   await supervisor.down()
   if (supervisor.foreground) await measureForeground(supervisor)
+}
+
+/**
+ * A respawn in its two parts, from the moment the new process began running Python: what the
+ * supervisor took (the kernel's teardown of the killed process, hearing of its end, the
+ * spawn) and what the service took to answer, on a machine the supervisor shares with it.
+ */
+function addRespawnParts(column, pid, killedAt, answeredMs) {
+  const begunAtMs = job.processBegan(pid)
+  if (begunAtMs === undefined) return
+  const begunMs = begunAtMs - (performance.timeOrigin + killedAt)
+  add('respawnBegins', column, begunMs)
+  add('respawnServes', column, answeredMs - begunMs)
+}
+
+function addMemory(column, pid) {
+  add('memory', column, residentBytes(pid))
+  const {fileBytes, anonymousBytes} = residentParts(pid)
+  add('memoryFile', column, fileBytes)
+  add('memoryAnonymous', column, anonymousBytes)
 }
 
 /** qm up: the same supervisor in the foreground, as a container's PID 1 runs it. */
@@ -269,12 +293,16 @@ function report(names, skipped) {
     ['respawnBare', '  a parent that only respawns on exit', 'ms'],
     ['exitSeen', '    of which kill -9 → its exit seen', 'ms'],
     ['respawnBareAmong', `  the same parent, the other ${N - 1} running`, 'ms'],
+    ['respawnBegins', '  kill -9 → the new process begins (floor: the parent above)', 'ms'],
+    ['respawnServes', '  the new process begins → it answers', 'ms'],
     ['status', `status command, ${N} running (floor: node -e 0)`, 'ms', () => ({text: '≤ supervisorctl and ≤ 2× node', limit: Math.min(median('status', 'supervisord') || Infinity, 2 * median('status', 'floor'))})],
     ['statusJson', '  status as JSON (qm --json, PM2 jlist)', 'ms', () => ({text: '≤ supervisorctl and ≤ 2× node', limit: Math.min(median('status', 'supervisord') || Infinity, 2 * median('status', 'floor'))})],
     ['version', '  qm --version', 'ms', () => ({text: '≤ 2× node', limit: 2 * median('status', 'floor')})],
     ['endpoints', `  qm endpoints (${N} rows)`, 'ms', () => ({text: '≤ supervisorctl and ≤ 2× node', limit: Math.min(median('status', 'supervisord') || Infinity, 2 * median('status', 'floor'))})],
     ['logs', '  qm logs -n 5 NAME', 'ms', () => ({text: '≤ supervisorctl and ≤ 2× node', limit: Math.min(median('status', 'supervisord') || Infinity, 2 * median('status', 'floor'))})],
     ['memory', `daemon resident memory, ${N} running`, 'bytes', () => ({text: '≤ 0.8× PM2', limit: 0.8 * median('memory', 'PM2')})],
+    ['memoryFile', '  of which pages of files (the interpreter, its libraries)', 'bytes'],
+    ['memoryAnonymous', '  of which anonymous (heaps, stacks)', 'bytes'],
     ['idleCpu', `  its CPU while idle, ${N} running (% of a core)`, '%'],
     ['upMemory', '  qm up (the foreground supervisor): resident memory', 'bytes', () => ({text: '≤ 0.8× PM2', limit: 0.8 * median('memory', 'PM2')})],
     ['upIdleCpu', '  qm up: its CPU while idle', '%'],

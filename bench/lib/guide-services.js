@@ -4,7 +4,7 @@
 // harness's own view of them: a listener in the kernel's table, and an answer to one
 // end-of-stream frame on Call over mTLS.
 import {spawnSync} from 'node:child_process'
-import {mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {REPO} from './project.js'
@@ -21,6 +21,7 @@ export class GuideJob {
     this.ports = this.names.map((_, i) => firstPort + i)
     this.stubs = join(this.dir, 'stubs')
     this.certDir = join(this.dir, 'certs')
+    this.startsLog = join(this.dir, 'python-starts.log')
     this.env = {...process.env, NO_COLOR: '1', PYTHONPATH: this.stubs, PYTHONDONTWRITEBYTECODE: '1'}
     delete this.env.QM_MANIFEST
   }
@@ -38,6 +39,14 @@ export class GuideJob {
     mkdirSync(this.stubs)
     const protoc = spawnSync(PYTHON, ['-m', 'grpc_tools.protoc', '-I', join(REPO, 'proto'), `--python_out=${this.stubs}`, `--grpc_python_out=${this.stubs}`, join(REPO, 'proto/microservice.proto')], {encoding: 'utf8'})
     if (protoc.status !== 0) throw new Error(`cannot generate the stubs: ${protoc.stderr}`)
+    // Python runs sitecustomize from its path as it starts, before the service's own code: the
+    // harness's mark of when a process began, under every supervisor alike, so that a respawn
+    // splits into the supervisor's part (kill to a new process) and the service's own start.
+    // It takes the place of Debian's, which installs apport's hook where apport is installed.
+    writeFileSync(
+      join(this.stubs, 'sitecustomize.py'),
+      `import os, time\nwith open(${JSON.stringify(this.startsLog)}, 'a') as log:\n    log.write('%d %.3f\\n' % (os.getpid(), time.time() * 1000))\n`,
+    )
     const {ProbeChannels} = await import('../../dist/health/probe.js')
     this.channels = new ProbeChannels()
   }
@@ -69,6 +78,18 @@ export class GuideJob {
       if (performance.now() > deadline) throw new Error(`port ${port} did not answer within ${timeoutMs} ms: ${result.status} ${result.reason ?? ''}`)
       await sleep(10)
     }
+  }
+
+  /** When process `pid` began running Python (epoch ms), as its sitecustomize wrote it; undefined if it did not. */
+  processBegan(pid) {
+    let lines
+    try {
+      lines = readFileSync(this.startsLog, 'utf8').split('\n')
+    } catch {
+      return undefined
+    }
+    const line = lines.findLast((entry) => entry.startsWith(`${pid} `))
+    return line === undefined ? undefined : Number(line.split(' ')[1])
   }
 
   /** Ms from `sinceMs` until every service answered. */

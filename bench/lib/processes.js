@@ -89,8 +89,20 @@ export function cpuTicks(pid) {
 }
 
 export function residentBytes(pid) {
-  const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))
-  if (!match) throw new Error(`no VmRSS in /proc/${pid}/status`)
+  return statusBytes(pid, 'VmRSS')
+}
+
+/**
+ * Resident memory in its two parts: pages of files (the interpreter's binary and its
+ * libraries, which every process of that interpreter maps) and anonymous pages (heaps, stacks).
+ */
+export function residentParts(pid) {
+  return {fileBytes: statusBytes(pid, 'RssFile'), anonymousBytes: statusBytes(pid, 'RssAnon')}
+}
+
+function statusBytes(pid, field) {
+  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'latin1'))
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`)
   return Number(match[1]) * 1024
 }
 
