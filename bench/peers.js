@@ -247,10 +247,10 @@ function addRespawnParts(column, pid, killedAt, answeredMs) {
 }
 
 function addMemory(column, pid) {
-  add('memory', column, residentBytes(pid))
-  const {fileBytes, anonymousBytes} = residentParts(pid)
-  add('memoryFile', column, fileBytes)
-  add('memoryAnonymous', column, anonymousBytes)
+  const parts = residentParts(pid)
+  add('memory', column, parts.residentBytes)
+  add('memoryFile', column, parts.fileBytes)
+  add('memoryAnonymous', column, parts.anonymousBytes)
 }
 
 /** qm up: the same supervisor in the foreground, as a container's PID 1 runs it. */

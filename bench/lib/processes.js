@@ -89,21 +89,22 @@ export function cpuTicks(pid) {
 }
 
 export function residentBytes(pid) {
-  return statusBytes(pid, 'VmRSS')
+  return residentParts(pid).residentBytes
 }
 
 /**
- * Resident memory in its two parts: pages of files (the interpreter's binary and its
- * libraries, which every process of that interpreter maps) and anonymous pages (heaps, stacks).
+ * Resident memory and its two parts, from one read: pages of files (the interpreter's binary
+ * and its libraries, which every process of that interpreter maps) and anonymous pages
+ * (heaps, stacks).
  */
 export function residentParts(pid) {
-  return {fileBytes: statusBytes(pid, 'RssFile'), anonymousBytes: statusBytes(pid, 'RssAnon')}
-}
-
-function statusBytes(pid, field) {
-  const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'latin1'))
-  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`)
-  return Number(match[1]) * 1024
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1')
+  const bytesOf = (field) => {
+    const match = new RegExp(`^${field}:\\s+(\\d+)\\s+kB$`, 'm').exec(status)
+    if (!match) throw new Error(`no ${field} in /proc/${pid}/status`)
+    return Number(match[1]) * 1024
+  }
+  return {residentBytes: bytesOf('VmRSS'), fileBytes: bytesOf('RssFile'), anonymousBytes: bytesOf('RssAnon')}
 }
 
 /** Signals a whole process group; a group that is already gone is what we wanted. */
