@@ -38,6 +38,9 @@ const STATES: readonly TcpState[] = [
 
 const LISTEN_HEX = '0A'
 const SYN_RECV_HEX = '03'
+const IPV4_ANY_HEX = '0'.repeat(8)
+const IPV6_ANY_HEX = '0'.repeat(32)
+const LITTLE_ENDIAN = endianness() === 'LE'
 
 export interface TcpSocket {
   family: 4 | 6
@@ -211,11 +214,17 @@ function splitEndpoint(field: string): {hex: string; port: number} | undefined {
 // The kernel prints each 32-bit word of the address with %08X in host byte order, so on a
 // little-endian machine 127.0.0.1 reads 0100007F.
 function decodeAddress(hex: string): string {
+  // A listener's own address is nearly always a wildcard, and its remote end always is. The
+  // dial guard reads the listeners every 10 to 20 ms while a service starts, and decoding
+  // these byte by byte was most of a read's JavaScript: with 40 guide services listening,
+  // 0.40 ms of CPU a read against 0.14 ms, under the daemon's flags (which leave it interpreted).
+  if (hex === IPV4_ANY_HEX) return '0.0.0.0'
+  if (hex === IPV6_ANY_HEX) return '::'
   const bytes: number[] = []
   for (let w = 0; w < hex.length; w += 8) {
     const word = hex.slice(w, w + 8)
     const wordBytes = [0, 2, 4, 6].map((i) => Number.parseInt(word.slice(i, i + 2), 16))
-    bytes.push(...(endianness() === 'LE' ? wordBytes.reverse() : wordBytes))
+    bytes.push(...(LITTLE_ENDIAN ? wordBytes.reverse() : wordBytes))
   }
   if (bytes.length === 4) return bytes.join('.')
   return formatIpv6(bytes)
