@@ -80,6 +80,18 @@ export class GuideJob {
     }
   }
 
+  /** The pid of the Python process that began last, as its sitecustomize wrote it; undefined before any. */
+  lastStarted() {
+    let text
+    try {
+      text = readFileSync(this.startsLog, 'utf8')
+    } catch {
+      return undefined
+    }
+    const line = text.trimEnd().split('\n').at(-1)
+    return line ? Number(line.split(' ')[0]) : undefined
+  }
+
   /** When process `pid` began running Python (epoch ms), as its sitecustomize wrote it; undefined if it did not. */
   processBegan(pid) {
     let lines

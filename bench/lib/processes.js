@@ -88,6 +88,19 @@ export function cpuTicks(pid) {
   return Number(fields[11]) + Number(fields[12])
 }
 
+/**
+ * The CPU time a process (all its threads) has had, in ms, from the scheduler's own count
+ * in /proc/PID/schedstat (nanoseconds, where /proc/PID/stat counts 10 ms ticks); undefined
+ * once it is gone.
+ */
+export function cpuTimeMs(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6
+  } catch {
+    return undefined
+  }
+}
+
 export function residentBytes(pid) {
   return residentParts(pid).residentBytes
 }
