@@ -82,26 +82,30 @@ export class GuideJob {
 
   /** The pid of the Python process that began last, as its sitecustomize wrote it; undefined before any. */
   lastStarted() {
-    let text
-    try {
-      text = readFileSync(this.startsLog, 'utf8')
-    } catch {
-      return undefined
-    }
-    const line = text.trimEnd().split('\n').at(-1)
-    return line ? Number(line.split(' ')[0]) : undefined
+    const last = this.starts().at(-1)
+    return last?.pid
   }
 
   /** When process `pid` began running Python (epoch ms), as its sitecustomize wrote it; undefined if it did not. */
   processBegan(pid) {
-    let lines
+    return this.starts().findLast((start) => start.pid === pid)?.atMs
+  }
+
+  /** Every start its sitecustomize wrote, oldest first: [{pid, atMs}]. */
+  starts() {
+    let text
     try {
-      lines = readFileSync(this.startsLog, 'utf8').split('\n')
+      text = readFileSync(this.startsLog, 'utf8')
     } catch {
-      return undefined
+      return []
     }
-    const line = lines.findLast((entry) => entry.startsWith(`${pid} `))
-    return line === undefined ? undefined : Number(line.split(' ')[1])
+    return text
+      .split('\n')
+      .filter((line) => line !== '')
+      .map((line) => {
+        const [pid, atMs] = line.split(' ')
+        return {pid: Number(pid), atMs: Number(atMs)}
+      })
   }
 
   /** Ms from `sinceMs` until every service answered. */
