@@ -9,8 +9,35 @@
 'use strict'
 const {join} = require('node:path')
 
+/** The compiled qm this file runs; a checkout has it only once `npm run setup` (or `npm run build`) has run. */
+function compiled(file) {
+  try {
+    return require(file)
+  } catch (error) {
+    // Only the file itself: a module missing under it is another matter, said as it is.
+    if (error && error.code === 'MODULE_NOT_FOUND' && String(error.message).split('\n')[0] === `Cannot find module '${file}'`) throw new NotBuilt()
+    throw error
+  }
+}
+
+/** The same for an ES module of dist/ (qm up runs from those). */
+async function compiledModule(file) {
+  try {
+    return await import(file)
+  } catch (error) {
+    if (error && error.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).startsWith(`Cannot find module '${join(__dirname, file)}'`)) throw new NotBuilt()
+    throw error
+  }
+}
+
+class NotBuilt extends Error {
+  constructor() {
+    super(`qm is not built in ${join(__dirname, '..')}: its dist/ folder is missing or incomplete`)
+  }
+}
+
 async function main() {
-  const {normalizeArgv} = require('../dist/cli/argv.cjs')
+  const {normalizeArgv} = compiled('../dist/cli/argv.cjs')
   const args = normalizeArgv(process.argv.slice(2))
   let fastExit
   if (args[0] === 'up') {
@@ -18,11 +45,11 @@ async function main() {
     // background daemon is, as far as a running process can be, and before anything else is
     // compiled (set after the manifest has loaded, it holds 5 MiB more). It runs from the ES
     // modules, as the daemon does; the bundle leaves it out.
-    const [{setFlagsFromString}, {V8_FLAGS_SETTABLE_LATE}] = await Promise.all([import('node:v8'), import('../dist/control/daemon-node-flags.js')])
+    const [{setFlagsFromString}, {V8_FLAGS_SETTABLE_LATE}] = await Promise.all([import('node:v8'), compiledModule('../dist/control/daemon-node-flags.js')])
     setFlagsFromString(V8_FLAGS_SETTABLE_LATE.join(' '))
-    fastExit = await (await import('../dist/cli/fast-path.js')).runFastPath(args)
+    fastExit = await (await compiledModule('../dist/cli/fast-path.js')).runFastPath(args)
   } else {
-    fastExit = await require('../dist/cli/fast-path.cjs').runFastPath(args)
+    fastExit = await compiled('../dist/cli/fast-path.cjs').runFastPath(args)
   }
   if (fastExit !== undefined) {
     process.exitCode = fastExit
@@ -59,6 +86,11 @@ main().finally(() => (settled = true)).then(
   // its timeout all the same, so nothing left over keeps the process alive.
   () => process.exit(),
   (error) => {
+    if (error instanceof NotBuilt) {
+      // Said in the form of qm's own errors, which cannot be loaded: they are in dist/ too.
+      process.stderr.write(`error ${error.message}\nhint  run npm run setup in that folder (or npm ci, then npm run build)\n`)
+      process.exit(1)
+    }
     process.stderr.write(`qm: internal error, please report it: ${(error && error.stack) || String(error)}\n`)
     process.exit(1)
   },
