@@ -7,8 +7,9 @@ import {followLines} from '../supervisor/log-view.js'
 import type {AttemptResult, Transition} from '../supervisor/states.js'
 import {Daemon} from './daemon.js'
 
-// A line shows within this long of its write, as in `qm logs -f`; each poll is one stat()
-// per service: with 40, 20 polls a second took 1.4 % of a core while nothing happened, 10 took 0.7 %.
+// A line shows as soon as the kernel tells of its write (followLines); where it cannot tell,
+// within this long, as in `qm logs -f`. Each read is one stat() per service: with 40, 20
+// reads a second took 1.4 % of a core while nothing happened, 10 took 0.7 %.
 const FOLLOW_POLL_MS = 100
 
 export interface ForegroundOutput {

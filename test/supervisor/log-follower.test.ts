@@ -1,7 +1,7 @@
 // Following a log as `qm logs -f` and `qm up` do: from its end, through the log process's
 // renames, with a character that two writes split shown whole. Real files; each poll is
 // called by the test, so nothing depends on a timer.
-import {appendFileSync, renameSync, symlinkSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, renameSync, symlinkSync, watch as fsWatch, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {LogFollower} from '../../src/supervisor/log-files.js'
@@ -89,7 +89,7 @@ describe('LogFollower', () => {
 })
 
 describe('followLines', () => {
-  it('follows several logs on one timer, each line with its service, until stopped', async () => {
+  it('follows several logs, each line with its service, until stopped', async () => {
     const dir = tempDir()
     const sources = ['alpha', 'beta'].map((name) => ({name, path: join(dir, `${name}.log`)}))
     for (const source of sources) writeFileSync(source.path, 'old\n')
@@ -131,5 +131,96 @@ describe('followLines', () => {
       stop()
     }
     expect(seen).toEqual(['fine: still read'])
+  })
+})
+
+describe('followLines, told of changes by the kernel', () => {
+  /** A stand-in for fs.watch that tells nothing, with whether followLines closed it. */
+  function silentWatch() {
+    const state = {closed: 0}
+    const watch = () => ({close: () => void state.closed++, on: () => undefined})
+    return {watch, state}
+  }
+
+  it('reads a line when its folder tells of it, without waiting for the timer', async () => {
+    const dir = tempDir()
+    const path = join(dir, 'svc.log')
+    writeFileSync(path, 'old\n')
+    const seen: string[] = []
+    const stop = followLines([{name: 'svc', path}], (line) => seen.push(line.text), {pollMs: 60_000, watchedPollMs: 60_000})
+    try {
+      appendFileSync(path, 'told\n')
+      await waitFor(() => seen.length === 1, 'the line, from the change the kernel told of')
+      // The log process renames a full log away and writes on into a new one.
+      renameSync(path, `${path}.1`)
+      writeFileSync(path, 'in the new file\n')
+      await waitFor(() => seen.length === 2, 'the line of the new file')
+    } finally {
+      stop()
+    }
+    expect(seen).toEqual(['told', 'in the new file'])
+  })
+
+  it('hands a folder whose changes go untold to the timer, and loses no line', async () => {
+    const dir = tempDir()
+    const path = join(dir, 'svc.log')
+    writeFileSync(path, '')
+    const {watch, state} = silentWatch()
+    const seen: string[] = []
+    const stop = followLines([{name: 'svc', path}], (line) => seen.push(line.text), {pollMs: 5, watchedPollMs: 20, watch})
+    try {
+      appendFileSync(path, 'found by the timer\n')
+      await waitFor(() => state.closed === 1, 'the folder handed to the timer')
+      appendFileSync(path, 'read on the timer\n')
+      await waitFor(() => seen.length === 2, 'the second line')
+    } finally {
+      stop()
+    }
+    expect(seen).toEqual(['found by the timer', 'read on the timer'])
+  })
+
+  it('reads a folder that cannot be watched on the timer', async () => {
+    const dir = tempDir()
+    const path = join(dir, 'svc.log')
+    writeFileSync(path, '')
+    const watch = () => {
+      throw Object.assign(new Error('inotify watch limit reached'), {code: 'ENOSPC'})
+    }
+    const seen: string[] = []
+    const stop = followLines([{name: 'svc', path}], (line) => seen.push(line.text), {pollMs: 5, watchedPollMs: 60_000, watch})
+    try {
+      appendFileSync(path, 'polled\n')
+      await waitFor(() => seen.length === 1, 'the line')
+    } finally {
+      stop()
+    }
+    expect(seen).toEqual(['polled'])
+  })
+})
+
+describe('followLines, a folder made after it began', () => {
+  it('watches it once it is there, and reads its logs meanwhile on the timer', async () => {
+    const parent = tempDir()
+    const dir = join(parent, 'logs')
+    const path = join(dir, 'svc.log')
+    const watched: string[] = []
+    const watch = (folder: string, onChange: (file: string | null) => void) => {
+      const watcher = fsWatch(folder, {persistent: false}, (_event, file) => onChange(typeof file === 'string' ? file : null))
+      watched.push(folder)
+      return watcher
+    }
+    const seen: string[] = []
+    const stop = followLines([{name: 'svc', path}], (line) => seen.push(line.text), {pollMs: 5, watchedPollMs: 20, watch})
+    try {
+      mkdirSync(dir)
+      writeFileSync(path, 'first\n')
+      await waitFor(() => seen.length === 1 && watched.length === 1, 'the first line, and the folder watched')
+      appendFileSync(path, 'second\n')
+      await waitFor(() => seen.length === 2, 'the second line')
+    } finally {
+      stop()
+    }
+    expect(watched).toEqual([dir])
+    expect(seen).toEqual(['first', 'second'])
   })
 })
