@@ -278,10 +278,9 @@ export function lastLines(path: string, count: number, maxBytes = 256 * 1024): s
 /**
  * Follows a log file as it grows, as `tail -F` does: when rotation renames it away, what
  * was written to the old file is read to its end before the new file is read from its start;
- * when it is truncated in place, it is read again from its start. Polls: fs.watch misses
- * writes through another process's descriptor on some filesystems. A poll that finds nothing
- * new is one stat() and reads nothing: `qm up` polls forty of these ten times a second for as
- * long as it runs.
+ * when it is truncated in place, it is read again from its start. Its owner says when to
+ * look (followLines: when the kernel tells of a change, and on a timer); a poll that finds
+ * nothing new is one stat() and reads nothing.
  */
 export class LogFollower {
   private fd: number | undefined

@@ -1,6 +1,7 @@
 // Following a log as `qm logs -f` and `qm up` do: from its end, through the log process's
-// renames, with a character that two writes split shown whole. Real files; each poll is
-// called by the test, so nothing depends on a timer.
+// renames, with a character that two writes split shown whole. Real files; a LogFollower's
+// polls are called by the test, so nothing there depends on a timer; followLines is driven
+// by its timer and the kernel's notices, and its tests wait for what they should bring.
 import {appendFileSync, mkdirSync, renameSync, symlinkSync, watch as fsWatch, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
