@@ -6,7 +6,7 @@ import {appendFileSync, mkdirSync, renameSync, symlinkSync, watch as fsWatch, wr
 import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 import {LogFollower} from '../../src/supervisor/log-files.js'
-import {followLines} from '../../src/supervisor/log-view.js'
+import {followLines, type FollowOptions} from '../../src/supervisor/log-view.js'
 import {waitFor} from '../helpers/project.js'
 import {tempDir} from '../helpers/temp-dir.js'
 
@@ -143,58 +143,51 @@ describe('followLines, told of changes by the kernel', () => {
     return {watch, state}
   }
 
-  it('reads a line when its folder tells of it, without waiting for the timer', async () => {
-    const dir = tempDir()
-    const path = join(dir, 'svc.log')
-    writeFileSync(path, 'old\n')
+  /** A new log, `content` in it, followed with `options` while `steps` run; the lines it saw. */
+  async function followNewLog(content: string, options: FollowOptions, steps: (path: string, seen: string[]) => Promise<void>): Promise<string[]> {
+    const path = join(tempDir(), 'svc.log')
+    writeFileSync(path, content)
     const seen: string[] = []
-    const stop = followLines([{name: 'svc', path}], (line) => seen.push(line.text), {pollMs: 60_000, watchedPollMs: 60_000})
+    const stop = followLines([{name: 'svc', path}], (line) => seen.push(line.text), options)
     try {
+      await steps(path, seen)
+    } finally {
+      stop()
+    }
+    return seen
+  }
+
+  it('reads a line when its folder tells of it, without waiting for the timer', async () => {
+    const seen = await followNewLog('old\n', {pollMs: 60_000, watchedPollMs: 60_000}, async (path, seen) => {
       appendFileSync(path, 'told\n')
       await waitFor(() => seen.length === 1, 'the line, from the change the kernel told of')
       // The log process renames a full log away and writes on into a new one.
       renameSync(path, `${path}.1`)
       writeFileSync(path, 'in the new file\n')
       await waitFor(() => seen.length === 2, 'the line of the new file')
-    } finally {
-      stop()
-    }
+    })
     expect(seen).toEqual(['told', 'in the new file'])
   })
 
   it('hands a folder whose changes go untold to the timer, and loses no line', async () => {
-    const dir = tempDir()
-    const path = join(dir, 'svc.log')
-    writeFileSync(path, '')
     const {watch, state} = silentWatch()
-    const seen: string[] = []
-    const stop = followLines([{name: 'svc', path}], (line) => seen.push(line.text), {pollMs: 5, watchedPollMs: 20, watch})
-    try {
+    const seen = await followNewLog('', {pollMs: 5, watchedPollMs: 20, watch}, async (path, seen) => {
       appendFileSync(path, 'found by the timer\n')
       await waitFor(() => state.closed === 1, 'the folder handed to the timer')
       appendFileSync(path, 'read on the timer\n')
       await waitFor(() => seen.length === 2, 'the second line')
-    } finally {
-      stop()
-    }
+    })
     expect(seen).toEqual(['found by the timer', 'read on the timer'])
   })
 
   it('reads a folder that cannot be watched on the timer', async () => {
-    const dir = tempDir()
-    const path = join(dir, 'svc.log')
-    writeFileSync(path, '')
     const watch = () => {
       throw Object.assign(new Error('inotify watch limit reached'), {code: 'ENOSPC'})
     }
-    const seen: string[] = []
-    const stop = followLines([{name: 'svc', path}], (line) => seen.push(line.text), {pollMs: 5, watchedPollMs: 60_000, watch})
-    try {
+    const seen = await followNewLog('', {pollMs: 5, watchedPollMs: 60_000, watch}, async (path, seen) => {
       appendFileSync(path, 'polled\n')
       await waitFor(() => seen.length === 1, 'the line')
-    } finally {
-      stop()
-    }
+    })
     expect(seen).toEqual(['polled'])
   })
 })
