@@ -134,6 +134,7 @@ export function followLines(sources: readonly LogSource[], onLine: (line: Servic
     state.watched = false
     state.retry = false
     state.watcher?.close()
+    scheduleTimerRead()
   }
   const watchFolders = () => {
     for (const [folder, state] of folders) {
@@ -149,13 +150,14 @@ export function followLines(sources: readonly LogSource[], onLine: (line: Servic
   }
   watchFolders()
   for (const entry of followers) read(entry)
-  // One timer at pollMs: each tick reads the logs of unwatched folders, and every
-  // watchedPollMs the others.
-  const ticksPerWatchedRead = Math.max(1, Math.round(watchedPollMs / pollMs))
-  let tick = 0
-  const timer = setInterval(() => {
-    tick++
-    const watchedRead = tick % ticksPerWatchedRead === 0
+  // One timer: every pollMs while a folder is read on the timer alone, else every
+  // watchedPollMs, so that a follower whose folders are all watched wakes once a second.
+  let lastWatchedReadMs = performance.now()
+  let timer: NodeJS.Timeout | undefined
+  const readOnTimer = () => {
+    const nowMs = performance.now()
+    const watchedRead = nowMs - lastWatchedReadMs >= watchedPollMs - pollMs / 2
+    if (watchedRead) lastWatchedReadMs = nowMs
     for (const entry of followers) {
       const watched = folders.get(entry.folder)!.watched
       if (watched && !watchedRead) continue
@@ -175,10 +177,18 @@ export function followLines(sources: readonly LogSource[], onLine: (line: Servic
     }
     // After the reads: lines written before a folder was watched were never to be told.
     if (watchedRead) watchFolders()
-  }, pollMs)
+    scheduleTimerRead()
+  }
+  const scheduleTimerRead = () => {
+    clearTimeout(timer)
+    if (stopped) return
+    const allWatched = [...folders.values()].every((state) => state.watched)
+    timer = setTimeout(readOnTimer, allWatched ? watchedPollMs : pollMs)
+  }
+  scheduleTimerRead()
   return () => {
     stopped = true
-    clearInterval(timer)
+    clearTimeout(timer)
     clearTimeout(changeTimer)
     for (const state of folders.values()) state.watcher?.close()
     for (const entry of followers) read(entry, (follower) => follower.stop())
