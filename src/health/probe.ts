@@ -47,7 +47,6 @@ interface KeptChannel {
 
 /** A certificate set as read from disk at one stamp, and the TLS context made of it. */
 interface ChannelTls {
-  stamp: string
   pem: ClientPem
   secureContext: SecureContext
 }
@@ -59,7 +58,8 @@ export class ProbeChannels {
   private readonly kept = new Map<string, KeptChannel>()
   /** Targets (channelKey) whose last answer to grpc.health.v1 was UNIMPLEMENTED, on whatever connection. */
   private readonly withoutHealthService = new Set<string>()
-  private readonly credentials = new Map<string, ChannelTls>()
+  /** By certificate files: the stamp they were read at, and the reading (under way or done). */
+  private readonly credentials = new Map<string, {stamp: string; tls: Promise<ChannelTls>}>()
   private grpcModules: Promise<GrpcModules> | undefined
   private closed = false
 
@@ -202,16 +202,23 @@ export class ProbeChannels {
   /**
    * One set of credentials (one TLS context) per certificate set as it is on disk: the
    * services of a manifest mostly share one, and a context per channel costs memory in
-   * the daemon for nothing. The files are read again only when the stamp changes (a file
-   * rewritten or replaced), not for every channel opened.
+   * the daemon for nothing (some 40 KiB and 1 ms each). The files are read again only when
+   * the stamp changes (a file rewritten or replaced), not for every channel opened. The
+   * reading is shared while it is under way: at a start, the first probes of every service
+   * ask at once, and each made a context of its own (forty in a cold start of forty, each
+   * then kept by its channel).
    */
-  private async credentialsFor(target: ProbeTarget, stamp: string, modules: GrpcModules): Promise<ChannelTls> {
+  private credentialsFor(target: ProbeTarget, stamp: string, modules: GrpcModules): Promise<ChannelTls> {
     const files = JSON.stringify([target.certs.ca, target.certs.clientCert, target.certs.clientKey])
     const known = this.credentials.get(files)
-    if (known?.stamp === stamp) return known
-    const pem = await modules.readClientPem(target.certs)
-    const tls = {stamp, pem, secureContext: modules.clientSecureContext(pem, target.certs)}
-    this.credentials.set(files, tls)
+    if (known?.stamp === stamp) return known.tls
+    const tls = modules.readClientPem(target.certs).then((pem) => ({pem, secureContext: modules.clientSecureContext(pem, target.certs)}))
+    const entry = {stamp, tls}
+    this.credentials.set(files, entry)
+    // A set that cannot be read or used is read again by the next probe, which says why anew.
+    tls.catch(() => {
+      if (this.credentials.get(files) === entry) this.credentials.delete(files)
+    })
     return tls
   }
 

@@ -1,5 +1,7 @@
 // Kept channels: the daemon probes each service every interval over one open connection,
 // so a steady-state probe is a request on a warm HTTP/2 connection with no TLS handshake.
+import {copyFileSync, mkdirSync} from 'node:fs'
+import {join} from 'node:path'
 import {afterAll, afterEach, beforeAll, describe, expect, test} from 'vitest'
 import {probeOnce, ProbeChannels} from '../../src/health/probe.js'
 import {readSocketTable} from '../../src/net/socket-table.js'
@@ -66,6 +68,39 @@ describe('ProbeChannels', () => {
       channels.close()
     }
     await waitFor(() => connectionsTo(service.port), (c) => c.length === 0, 2000, 'close() to close the connection')
+  })
+
+  test('the first probes of several services at once share one TLS context, made once from one reading of the files', async () => {
+    const services = await Promise.all([0, 1, 2, 3].map(() => startNodeFixture('guide-call-server.mjs', {certs})))
+    const targets = services.map((service) => targetFor(service.port, certs))
+    const channels = new ProbeChannels()
+    try {
+      const results = await Promise.all(targets.map((target) => channels.probe(target, {timeoutMs: 2000})))
+      expect(results.map((result) => result.status)).toEqual(['SERVING', 'SERVING', 'SERVING', 'SERVING'])
+      // Each channel holds the context it connects with (some 40 KiB each when they differ).
+      const contexts = new Set(targets.map((target) => (channels.clientFor(target) as unknown as {secureContext: unknown}).secureContext))
+      expect(contexts.size).toBe(1)
+    } finally {
+      channels.close()
+    }
+  })
+
+  test('probes at once of a certificate set with a file missing each say which, and the set is read again once it is there', async () => {
+    const services = await Promise.all([0, 1].map(() => startNodeFixture('guide-call-server.mjs', {certs})))
+    const clientKey = join(tmp.dir, 'later', 'client.key')
+    const targets = services.map((service) => targetFor(service.port, {...certs, clientKey}))
+    const channels = new ProbeChannels()
+    try {
+      const refused = await Promise.allSettled(targets.map((target) => channels.probe(target, {timeoutMs: 2000})))
+      for (const outcome of refused) expect(outcome).toMatchObject({status: 'rejected', reason: {code: 'CERTS_UNREADABLE', message: `cannot read ${clientKey}: ENOENT`}})
+      expect(channels.size).toBe(0)
+      mkdirSync(join(tmp.dir, 'later'))
+      copyFileSync(certs.clientKey, clientKey)
+      const results = await Promise.all(targets.map((target) => channels.probe(target, {timeoutMs: 2000})))
+      expect(results.map((result) => result.status)).toEqual(['SERVING', 'SERVING'])
+    } finally {
+      channels.close()
+    }
   })
 
   test('after the service dies it reports UNREACHABLE without dialling, then opens a new channel when it is back', async () => {
