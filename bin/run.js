@@ -44,7 +44,7 @@ async function main() {
     // qm up is the supervisor in this process, for as long as its services run: tuned as the
     // background daemon is, as far as a running process can be, and before anything else is
     // compiled (set after the manifest has loaded, it holds 5 MiB more). It runs from the ES
-    // modules, as the daemon does; the bundle leaves it out.
+    // modules; the fast path's bundle leaves it out.
     const [{setFlagsFromString}, {V8_FLAGS_SETTABLE_LATE}] = await Promise.all([import('node:v8'), compiledModule('../dist/control/daemon-node-flags.js')])
     setFlagsFromString(V8_FLAGS_SETTABLE_LATE.join(' '))
     fastExit = await (await compiledModule('../dist/cli/fast-path.js')).runFastPath(args)

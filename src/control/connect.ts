@@ -13,7 +13,7 @@ import {daemonEnvironment} from './daemon-environment.js'
 import {DAEMON_NODE_FLAGS} from './daemon-node-flags.js'
 import {DAEMON_REFUSED, daemonPaths} from './paths.js'
 
-const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/daemon-main.js', import.meta.url))
+const DAEMON_ENTRY = fileURLToPath(new URL('../daemon/daemon-main.cjs', import.meta.url))
 const DAEMON_START_TIMEOUT_MS = 15_000
 
 export async function connectToDaemon(manifest: Manifest): Promise<ControlClient | undefined> {

@@ -8,7 +8,7 @@ import {createRequire} from 'node:module'
 import {join} from 'node:path'
 import {execa} from 'execa'
 import {beforeAll, describe, expect, it} from 'vitest'
-import {FIXTURES, makeProject, service, waitFor, type Project} from '../helpers/project.js'
+import {FIXTURES, isAlive, makeProject, service, waitFor, type Project} from '../helpers/project.js'
 import {runQm, startQm, type QmResult} from '../helpers/run-qm.js'
 import {REPO} from '../helpers/services.js'
 import {tempDir} from '../helpers/temp-dir.js'
@@ -159,11 +159,19 @@ describe('the commands typed all day, without oclif', () => {
     utimesSync(join(project.dir, 'services.yaml'), past, past)
     // From the bundle: reads the file once and caches it, keyed by qm's build.
     expect((await project.qm('endpoints')).exitCode).toBe(0)
-    // The daemon, from the ES modules, inherits the recorder through NODE_OPTIONS.
-    const started = await qmRecording(project, ['start'])
+    // The daemon, from its own bundle, inherits the recorder through NODE_OPTIONS, and writes
+    // down what it required when it exits.
+    const file = join(tempDir('qm-imports-'), 'imports.txt')
+    const started = await runQm(['start'], {cwd: project.dir, env: {NODE_OPTIONS: `--import ${join(FIXTURES, 'record-imports.mjs')}`, QM_TEST_IMPORTS_FILE: file}})
     expect(started.exitCode, started.stderr).toBe(0)
-    expect(started.loaded).toContain(`file://${join(REPO, 'dist/daemon/daemon-main.js')}`)
-    expect(started.loaded.filter((entry) => entry.includes('/node_modules/yaml/'))).toEqual([])
+    const daemon = project.daemonPid()!
+    expect((await project.qm('shutdown')).exitCode).toBe(0)
+    await waitFor(() => !isAlive(daemon), `daemon ${daemon} to exit`)
+    const loaded = readFileSync(file, 'utf8').split('\n')
+    expect(loaded).toContain(`file://${join(REPO, 'dist/daemon/daemon-main.cjs')}`)
+    // Nothing of qm's from the ES modules: each class once, the bundle's.
+    expect(loaded.filter((entry) => entry.startsWith(`file://${join(REPO, 'dist')}/`) && !entry.endsWith('/daemon-main.cjs'))).toEqual([])
+    expect(loaded.filter((entry) => entry.includes('/node_modules/yaml/'))).toEqual([])
   })
 
   it('runs qm up without oclif, which would stay loaded for as long as its services run, and stops them on SIGTERM', async () => {
