@@ -203,10 +203,10 @@ export class ProbeChannels {
    * One set of credentials (one TLS context) per certificate set as it is on disk: the
    * services of a manifest mostly share one, and a context per channel costs memory in
    * the daemon for nothing (some 40 KiB and 1 ms each). The files are read again only when
-   * the stamp changes (a file rewritten or replaced), not for every channel opened. The
-   * reading is shared while it is under way: at a start, the first probes of every service
-   * ask at once, and each made a context of its own (forty in a cold start of forty, each
-   * then kept by its channel).
+   * the stamp changes (a file rewritten or replaced), not for every channel opened. A
+   * reading under way is shared: the first probes of a start all ask at once, and before
+   * it was, each of them made a context of its own (forty in a cold start of forty), which
+   * its channel then kept.
    */
   private credentialsFor(target: ProbeTarget, stamp: string, modules: GrpcModules): Promise<ChannelTls> {
     const files = JSON.stringify([target.certs.ca, target.certs.clientCert, target.certs.clientKey])
