@@ -187,21 +187,16 @@ async function addConnectionFloorMemory() {
   const script = new URL('./lib/connection-floor.js', import.meta.url).pathname
   const holder = spawn(process.execPath, [...DAEMON_NODE_FLAGS, script, job.dir, JSON.stringify(job.certs), JSON.stringify(job.ports)], {env, stdio: ['ignore', 'pipe', 'pipe']})
   const exited = new Promise((resolve) => holder.once('exit', resolve))
-  let timer
+  let stdout = ''
+  let stderr = ''
+  holder.stdout.on('data', (chunk) => (stdout += chunk))
+  holder.stderr.on('data', (chunk) => (stderr += chunk))
   try {
-    let stdout = ''
-    let stderr = ''
-    holder.stderr.on('data', (chunk) => (stderr += chunk))
-    const ready = await Promise.race([
-      new Promise((resolve) => holder.stdout.on('data', (chunk) => (stdout += chunk).includes('ready\n') && resolve(true))),
-      exited.then(() => false),
-      new Promise((resolve) => (timer = setTimeout(resolve, 30_000, false))),
-    ])
-    if (!ready) throw new Error(`the connection floor did not get ready: ${stderr.slice(-500) || 'no output within 30 s'}`)
+    await waitFor(() => stdout.includes('ready\n') || holder.exitCode !== null, {timeoutMs: 30_000, pauseMs: 20, what: 'the connection floor to get ready'})
+    if (!stdout.includes('ready\n')) throw new Error(`the connection floor exited ${holder.exitCode}: ${stderr.slice(-500)}`)
     await sleep(1500)
     addMemory('floor', holder.pid)
   } finally {
-    clearTimeout(timer)
     holder.kill('SIGKILL')
     await exited
   }

@@ -43,10 +43,7 @@ const leftOut = {
 
 await build({...commonJsBundle, entryPoints: [join(bundleDir, 'argv.js')], outfile: join(bundleDir, 'argv.cjs')})
 
-await build({
-  ...bundleOf(bundleDir, 'fast-path.js', 'fast-path.cjs'),
-  plugins: [leftOut, ownModuleUrl(bundleDir)],
-})
+await build(bundleOf(bundleDir, 'fast-path.js', 'fast-path.cjs'))
 
 // The background daemon, from one CommonJS file as well (dist/daemon/daemon-main.cjs): from
 // its ES modules it held more for as long as it ran, the ESM loader's records of every
@@ -54,10 +51,7 @@ await build({
 // 56.3 against 59.5 MiB after a cold start, 59.2 against 60.5 MiB after a warm one, and the
 // first service of a cold start spawned 471 against 539 ms after `qm start`. A tiny program
 // holds 1.2 MiB more started as an ES module than as CommonJS.
-await build({
-  ...bundleOf(daemonDir, 'daemon-main.js', 'daemon-main.cjs'),
-  plugins: [leftOut, ownModuleUrl(daemonDir)],
-})
+await build(bundleOf(daemonDir, 'daemon-main.js', 'daemon-main.cjs'))
 
 function bundleOf(dir, entry, outfile) {
   return {
@@ -68,6 +62,7 @@ function bundleOf(dir, entry, outfile) {
     // command that fails when it runs.
     logOverride: {'empty-import-meta': 'error'},
     external: ['better-sqlite3', 'pg', 'yaml', 'ajv', 'ajv/*', 'prom-client', '@grpc/*', 'listr2', '@peculiar/x509', 'kubernetes-models', 'kubernetes-models/*', 'reflect-metadata', '@oclif/core'],
+    plugins: [leftOut, ownModuleUrl(dir)],
   }
 }
 

@@ -40,6 +40,8 @@ function message(text) {
   if (bytes.length > 127) throw new Error('a one-byte length only')
   return Buffer.concat([Buffer.from([0, 0, 0, 0, 2 + bytes.length, 0x0a, bytes.length]), bytes])
 }
+// qm's Call probe sends this frame (src/health/probe-call.ts); written out here so that no
+// module of qm's is loaded into the floor.
 const END_OF_STREAM = message(JSON.stringify({oauth2: {url: 'qm://health-probe'}, data: [], tod: 'object', eos: true}))
 
 /** One gRPC call of one message: resolves with its grpc-status. */
